@@ -1,0 +1,315 @@
+"""The public API: ``track()`` records what someone did, ``identify()`` says who they are.
+
+Both validate everything before writing. ``track()`` does one insert into the event log
+(plus a lookup to find the contact); flows, segments and email happen later, elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .conf import app_settings
+from .contacts.services import (
+    apply_profile,
+    clean_consent_status,
+    clean_profile,
+    contact_for_user,
+    get_or_create_contact,
+    merge_visitor,
+    set_consent,
+)
+from .events.types import get_event_type, to_decimal
+from .exceptions import ContactValidationError, EventValidationError, OneOnOneError
+from .models import Contact, Event
+from .validation import normalize_email
+from .visitors import get_identified_contact_id, get_visitor_id, remember_contact
+
+logger = logging.getLogger("wagtail_oneonone.events")
+
+_MAX_VALUE = Decimal("999999999999.99")
+
+
+def _clean_occurred_at(value: Any) -> dt.datetime:
+    now = timezone.now()
+    if value is None:
+        return now
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise EventValidationError(
+                "occurred_at", f"{value!r} is not an ISO 8601 date and time"
+            ) from None
+    if not isinstance(value, dt.datetime):
+        raise EventValidationError(
+            "occurred_at", f"expected a datetime, got {type(value).__name__}"
+        )
+    if timezone.is_naive(value):
+        raise EventValidationError(
+            "occurred_at", "must be timezone-aware (naive datetimes are ambiguous)"
+        )
+    value = value.astimezone(dt.UTC)
+    limit = app_settings.MAX_EVENT_FUTURE_SECONDS
+    if (value - now).total_seconds() > limit:
+        raise EventValidationError("occurred_at", f"is more than {limit} seconds in the future")
+    return value
+
+
+def _clean_value(value: Any, currency: Any) -> tuple[Decimal | None, str]:
+    if value is None:
+        if currency not in (None, ""):
+            raise EventValidationError("currency", "given without a value")
+        return None, ""
+    number = to_decimal(value, "value").quantize(Decimal("0.01"))
+    if abs(number) > _MAX_VALUE:
+        raise EventValidationError("value", f"{number} is out of range")
+    if currency in (None, ""):
+        currency = app_settings.DEFAULT_CURRENCY
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+        raise EventValidationError(
+            "currency", f"expected a three-letter ISO 4217 code, got {currency!r}"
+        )
+    return number, currency.upper()
+
+
+def _clean_properties(event_type: Any, properties: Any) -> dict[str, Any]:
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, Mapping):
+        raise EventValidationError(
+            "properties", f"expected a mapping, got {type(properties).__name__}"
+        )
+    cleaned = event_type.clean(properties)
+    try:
+        size = len(json.dumps(cleaned, cls=DjangoJSONEncoder, separators=(",", ":")))
+    except (TypeError, ValueError) as exc:
+        raise EventValidationError("properties", f"must be JSON serialisable ({exc})") from None
+    limit = app_settings.MAX_EVENT_PROPERTIES_BYTES
+    if size > limit:
+        raise EventValidationError(
+            "properties",
+            f"are {size} bytes serialised; the limit is {limit} "
+            "(WAGTAIL_ONEONONE['MAX_EVENT_PROPERTIES_BYTES'])",
+        )
+    return cleaned
+
+
+def _resolve_subject(
+    *,
+    email: Any,
+    user: Any,
+    contact: Contact | None,
+    request: HttpRequest | None,
+    visitor_id: Any,
+) -> tuple[int | None, str | None]:
+    """(contact id, visitor id) for whoever did it; creates the contact for a new email."""
+    if contact is not None:
+        if not isinstance(contact, Contact) or contact.pk is None:
+            raise EventValidationError("contact", "expected a saved Contact")
+        return contact.pk, None
+    if email is not None:
+        normalized = normalize_email(email)
+        found = Contact.objects.filter(email=normalized).values_list("pk", flat=True).first()
+        if found is None:
+            found = get_or_create_contact(normalized, source="tracked event")[0].pk
+        return found, None
+    if user is not None:
+        if not getattr(user, "is_authenticated", False):
+            raise EventValidationError("user", "expected an authenticated user")
+        linked = contact_for_user(user)
+        if linked is None:
+            raise EventValidationError("user", "the user has no contact and no valid email")
+        return linked.pk, None
+    if visitor_id is not None:
+        if not isinstance(visitor_id, str) or not 1 <= len(visitor_id) <= 36:
+            raise EventValidationError("visitor_id", "expected a string of at most 36 characters")
+        return None, visitor_id
+    if request is not None:
+        request_user = getattr(request, "user", None)
+        if request_user is not None and request_user.is_authenticated:
+            linked = contact_for_user(request_user)
+            if linked is not None:
+                return linked.pk, None
+        remembered = get_identified_contact_id(request)
+        if remembered is not None and Contact.objects.filter(pk=remembered).exists():
+            return remembered, None
+        return None, get_visitor_id(request, create=True)
+    raise EventValidationError(
+        "email", "say who did it: pass email, user, contact, request or visitor_id"
+    )
+
+
+def track(
+    event_type: str,
+    *,
+    email: str | None = None,
+    user: Any = None,
+    contact: Contact | None = None,
+    request: HttpRequest | None = None,
+    visitor_id: str | None = None,
+    value: Any = None,
+    currency: str | None = None,
+    properties: Mapping[str, Any] | None = None,
+    occurred_at: dt.datetime | str | None = None,
+    dedup_key: str | None = None,
+    fail_silently: bool = False,
+) -> Event | None:
+    """Record one event. Raises :class:`EventValidationError` naming the field at fault.
+
+    With ``fail_silently=True`` a refused event is logged and dropped and ``None`` returned.
+    A repeated ``dedup_key`` returns the event already recorded instead of a second one.
+    """
+    try:
+        if fail_silently:
+            with transaction.atomic():
+                return _track(
+                    event_type, email, user, contact, request, visitor_id, value, currency,
+                    properties, occurred_at, dedup_key,
+                )
+        return _track(
+            event_type, email, user, contact, request, visitor_id, value, currency,
+            properties, occurred_at, dedup_key,
+        )
+    except OneOnOneError as exc:
+        if not fail_silently:
+            raise
+        logger.warning("Dropped event %r: %s", event_type, exc)
+    except Exception:
+        if not fail_silently:
+            raise
+        logger.exception("Dropped event %r after an unexpected error", event_type)
+    return None
+
+
+def _track(
+    event_type_name: Any,
+    email: Any,
+    user: Any,
+    contact: Contact | None,
+    request: HttpRequest | None,
+    visitor_id: Any,
+    value: Any,
+    currency: Any,
+    properties: Any,
+    occurred_at: Any,
+    dedup_key: Any,
+) -> Event:
+    event_type = get_event_type(event_type_name)
+    cleaned_properties = _clean_properties(event_type, properties)
+    if value is None and event_type.value_property:
+        value = cleaned_properties.get(event_type.value_property)
+    clean_value, clean_currency = _clean_value(value, currency)
+    when = _clean_occurred_at(occurred_at)
+    if dedup_key is not None and (not isinstance(dedup_key, str) or not 1 <= len(dedup_key) <= 200):
+        raise EventValidationError("dedup_key", "expected a string of 1 to 200 characters")
+    try:
+        contact_id, visitor = _resolve_subject(
+            email=email, user=user, contact=contact, request=request, visitor_id=visitor_id
+        )
+    except ContactValidationError as exc:
+        raise EventValidationError(exc.field, exc.message) from None
+    if contact_id is None and event_type.contact_required:
+        raise EventValidationError(
+            "email", f"{event_type.name} events need a known contact (email or user)"
+        )
+    event = Event(
+        contact_id=contact_id,
+        visitor_id=visitor,
+        type=event_type.name,
+        occurred_at=when,
+        value=clean_value,
+        currency=clean_currency,
+        properties=cleaned_properties,
+        dedup_key=dedup_key,
+    )
+    if dedup_key is None:
+        event.save(force_insert=True)
+        return event
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        existing = Event.objects.filter(dedup_key=dedup_key).first()
+        if existing is None:
+            raise
+        return existing
+    return event
+
+
+def identify(
+    email: str,
+    *,
+    user: Any = None,
+    request: HttpRequest | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    time_zone: str | None = None,
+    locale: str | None = None,
+    birthday: dt.date | str | None = None,
+    customer_since: dt.date | str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    source: str | None = None,
+    consent: str | None = None,
+    consent_source: str | None = None,
+    consent_where: str | None = None,
+) -> Contact:
+    """Create or update the contact for ``email`` and tie this browser's history to it.
+
+    Fields left as ``None`` are untouched; ``attributes`` are merged into those already
+    known. ``consent`` (``subscribed``, ``pending``, ``unsubscribed``) needs
+    ``consent_source``. With ``request``, the anonymous visitor's earlier events move to
+    the contact and later ones are recorded against it.
+    """
+    normalized = normalize_email(email)
+    profile = clean_profile(
+        first_name=first_name,
+        last_name=last_name,
+        time_zone=time_zone,
+        locale=locale,
+        birthday=birthday,
+        customer_since=customer_since,
+        attributes=attributes,
+        source=source,
+    )
+    if consent is not None:
+        clean_consent_status(consent)
+        if not consent_source:
+            raise ContactValidationError("consent_source", "is required when consent is given")
+    if user is not None and not getattr(user, "is_authenticated", False):
+        raise ContactValidationError("user", "expected an authenticated user")
+    where = consent_where
+    if where is None and request is not None:
+        where = request.build_absolute_uri()
+    with transaction.atomic():
+        contact, created = get_or_create_contact(normalized, **_creation_defaults(profile))
+        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        changed = [] if created else apply_profile(contact, profile)
+        if user is not None and contact.user_id != user.pk:
+            Contact.objects.filter(user_id=user.pk).exclude(pk=contact.pk).update(user=None)
+            contact.user = user
+            changed.append("user")
+        if changed:
+            contact.save(update_fields=[*changed, "updated_at"])
+        if consent is not None:
+            set_consent(contact, consent, source=str(consent_source), where=where or "")
+        if request is not None:
+            merge_visitor(contact, get_visitor_id(request))
+    if request is not None:
+        remember_contact(request, contact.pk)
+    return contact
+
+
+def _creation_defaults(profile: Mapping[str, Any]) -> dict[str, Any]:
+    defaults = dict(profile)
+    defaults.setdefault("attributes", {})
+    return defaults

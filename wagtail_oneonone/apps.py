@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WagtailOneOnOneConfig(AppConfig):
+    name = "wagtail_oneonone"
+    label = "wagtail_oneonone"
+    verbose_name = _("One-to-one email")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks, receivers  # noqa: F401  (registers checks and receivers)
+
+        receivers.connect()

@@ -1,0 +1,81 @@
+"""System checks: ``wagtail_oneonone.E001``..."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from .conf import DEFAULTS, SETTING_NAME, app_settings
+
+
+@register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    try:
+        unknown = app_settings.unknown_keys()
+    except Exception as exc:  # ImproperlyConfigured: not a dict
+        return [Error(str(exc), id="wagtail_oneonone.E001")]
+    for key in unknown:
+        close = difflib.get_close_matches(key, DEFAULTS, n=1)
+        hint = f"Did you mean {close[0]!r}?" if close else "See docs/settings.md for the keys."
+        messages.append(
+            Error(f"{SETTING_NAME} has an unknown key {key!r}.", hint=hint, id="wagtail_oneonone.E002")
+        )
+    try:
+        re.compile(app_settings.BOT_USER_AGENT_PATTERN)
+    except re.error as exc:
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['BOT_USER_AGENT_PATTERN'] is not a valid regular expression: {exc}",
+                id="wagtail_oneonone.E003",
+            )
+        )
+    currency = app_settings.DEFAULT_CURRENCY
+    if not (isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency)):
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['DEFAULT_CURRENCY'] must be a three-letter ISO 4217 code "
+                f"such as 'GBP', not {currency!r}.",
+                id="wagtail_oneonone.E004",
+            )
+        )
+    from zoneinfo import available_timezones
+
+    if app_settings.DEFAULT_TIME_ZONE and app_settings.DEFAULT_TIME_ZONE not in available_timezones():
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['DEFAULT_TIME_ZONE'] {app_settings.DEFAULT_TIME_ZONE!r} "
+                "is not an IANA time zone.",
+                id="wagtail_oneonone.E005",
+            )
+        )
+    return messages
+
+
+@register()
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from django.conf import settings
+
+    path = "wagtail_oneonone.middleware.VisitorMiddleware"
+    middleware = list(getattr(settings, "MIDDLEWARE", []))
+    if path not in middleware:
+        return [
+            Warning(
+                f"{path} is not in MIDDLEWARE: anonymous visitors will not be tracked "
+                "and identified visitors' earlier events will not be merged.",
+                hint="Add it after SessionMiddleware and AuthenticationMiddleware.",
+                id="wagtail_oneonone.W001",
+            )
+        ]
+    auth = "django.contrib.auth.middleware.AuthenticationMiddleware"
+    if auth in middleware and middleware.index(path) < middleware.index(auth):
+        return [
+            Error(
+                f"{path} must come after {auth} in MIDDLEWARE.",
+                id="wagtail_oneonone.E006",
+            )
+        ]
+    return []

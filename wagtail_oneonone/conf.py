@@ -1,0 +1,61 @@
+"""Settings for wagtail-oneonone, read from ``settings.WAGTAIL_ONEONONE`` when used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+SETTING_NAME = "WAGTAIL_ONEONONE"
+
+#: Every key the app understands, with its default. ``docs/settings.md`` documents each.
+DEFAULTS: dict[str, Any] = {
+    # Events
+    "MAX_EVENT_PROPERTIES_BYTES": 16_384,
+    "MAX_EVENT_FUTURE_SECONDS": 3600,
+    "DEFAULT_CURRENCY": "GBP",
+    # Anonymous visitors
+    "VISITOR_COOKIE_NAME": "oneonone_vid",
+    "CONTACT_COOKIE_NAME": "oneonone_cid",
+    "VISITOR_COOKIE_AGE": 60 * 60 * 24 * 365,
+    "VISITOR_COOKIE_SECURE": False,
+    # Wagtail page-serve hook
+    "TRACK_PAGE_VIEWS": True,
+    "BOT_USER_AGENT_PATTERN": (
+        r"bot|crawl|spider|slurp|preview|monitor|headless|lighthouse|curl|wget|python-requests"
+        r"|facebookexternalhit|embedly|bingpreview|mediapartners"
+    ),
+    # Contacts
+    "DEFAULT_TIME_ZONE": None,  # None: settings.TIME_ZONE
+    "MERGE_ON_LOGIN": True,
+    # CSV import
+    "IMPORT_BATCH_SIZE": 500,
+    "IMPORT_MAX_ROWS": 200_000,
+    "IMPORT_MAX_FILE_BYTES": 50 * 1024 * 1024,
+}
+
+
+class AppSettings:
+    """Lazy access to ``WAGTAIL_ONEONONE``; every read sees the current settings."""
+
+    def _user_settings(self) -> dict[str, Any]:
+        value = getattr(django_settings, SETTING_NAME, {})
+        if not isinstance(value, dict):
+            raise ImproperlyConfigured(f"{SETTING_NAME} must be a dict, not {type(value).__name__}.")
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"{SETTING_NAME} has no setting {name!r}")
+        return self._user_settings().get(name, DEFAULTS[name])
+
+    def unknown_keys(self) -> list[str]:
+        return sorted(set(self._user_settings()) - set(DEFAULTS))
+
+    @property
+    def default_time_zone(self) -> str:
+        return self.DEFAULT_TIME_ZONE or django_settings.TIME_ZONE or "UTC"
+
+
+app_settings = AppSettings()

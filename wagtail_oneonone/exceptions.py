@@ -1,0 +1,34 @@
+"""Exceptions raised by wagtail-oneonone's public API."""
+
+from __future__ import annotations
+
+
+class OneOnOneError(Exception):
+    """Base class for the app's errors."""
+
+
+class ValidationError(OneOnOneError, ValueError):
+    """Input refused; ``field`` names the offending field (``properties.items[0].price``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class EventValidationError(ValidationError):
+    """An event was refused; nothing was written."""
+
+
+class ContactValidationError(ValidationError):
+    """Contact data was refused; nothing was written."""
+
+
+class UnknownEventType(EventValidationError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(
+            "event_type",
+            f"unknown event type {name!r}; registered types are {', '.join(sorted(known))}. "
+            "Register custom types with wagtail_oneonone.register_event_type().",
+        )
+        self.name = name

@@ -1,0 +1,60 @@
+"""Internal receivers, connected in ``AppConfig.ready()``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+
+from . import signals
+from .conf import app_settings
+
+logger = logging.getLogger(__name__)
+
+
+def on_track_event(sender: Any, **kwargs: Any) -> None:
+    from .api import track
+
+    kwargs.pop("signal", None)
+    event_type = kwargs.pop("event_type", None)
+    track(event_type, **kwargs)  # type: ignore[arg-type]
+
+
+def on_identify_contact(sender: Any, **kwargs: Any) -> None:
+    from .api import identify
+
+    kwargs.pop("signal", None)
+    email = kwargs.pop("email", None)
+    identify(email, **kwargs)  # type: ignore[arg-type]
+
+
+def on_user_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """A login identifies the browser: earlier anonymous events join the user's contact."""
+    if request is None or not app_settings.MERGE_ON_LOGIN:
+        return
+    from .contacts.services import contact_for_user, merge_visitor
+    from .visitors import get_visitor_id, remember_contact
+
+    try:
+        contact = contact_for_user(user)
+        if contact is None:
+            return
+        merge_visitor(contact, get_visitor_id(request))
+        remember_contact(request, contact.pk)
+    except Exception:  # never break a login over analytics
+        logger.exception("Could not merge the visitor into the contact of user %s", user.pk)
+
+
+def on_user_logged_out(sender: Any, request: Any, **kwargs: Any) -> None:
+    if request is not None:
+        from .visitors import forget_contact
+
+        forget_contact(request)
+
+
+def connect() -> None:
+    signals.track_event.connect(on_track_event, dispatch_uid="oneonone_track_event")
+    signals.identify_contact.connect(on_identify_contact, dispatch_uid="oneonone_identify")
+    user_logged_in.connect(on_user_logged_in, dispatch_uid="oneonone_user_logged_in")
+    user_logged_out.connect(on_user_logged_out, dispatch_uid="oneonone_user_logged_out")

@@ -1,0 +1,24 @@
+"""Public signals.
+
+Hosts may *send* :data:`track_event` and :data:`identify_contact` instead of calling the
+API (handy from code that must not import the app); the app *sends* the others.
+"""
+
+from django.dispatch import Signal
+
+#: Send to record an event. kwargs: the keyword arguments of ``track()``:
+#: ``event_type`` (required), ``email``, ``user``, ``contact``, ``request``, ``visitor_id``,
+#: ``value``, ``currency``, ``properties``, ``occurred_at``, ``dedup_key``, ``fail_silently``.
+#: A refused event raises ``EventValidationError`` in the sender unless ``fail_silently``.
+track_event = Signal()
+
+#: Send to create or update a contact. kwargs: the keyword arguments of ``identify()``,
+#: ``email`` required.
+identify_contact = Signal()
+
+#: Sent after a contact's consent changed and the change committed. args: ``contact``,
+#: ``change`` (a ``ConsentChange``).
+consent_changed = Signal()
+
+#: Sent after a contact was erased. args: ``email_hash``, ``record`` (an ``ErasureRecord``).
+contact_erased = Signal()
