@@ -87,7 +87,15 @@ else:
         }
     }
 
-Q_CLUSTER = {"name": "oneonone-tests", "orm": "default", "sync": True, "timeout": 60, "retry": 120, "max_attempts": 1, "catch_up": False}
+Q_CLUSTER = {
+    "name": "oneonone-tests",
+    "orm": "default",
+    "sync": True,
+    "timeout": 60,
+    "retry": 120,
+    "max_attempts": 1,
+    "catch_up": False,
+}
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "static"
@@ -98,4 +106,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 WAGTAIL_SITE_NAME = "oneonone tests"
 WAGTAILADMIN_BASE_URL = "http://testserver"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-WAGTAIL_ONEONONE = {}
+WAGTAIL_ONEONONE: dict[str, object] = {}

@@ -173,12 +173,30 @@ def track(
         if fail_silently:
             with transaction.atomic():
                 return _track(
-                    event_type, email, user, contact, request, visitor_id, value, currency,
-                    properties, occurred_at, dedup_key,
+                    event_type,
+                    email,
+                    user,
+                    contact,
+                    request,
+                    visitor_id,
+                    value,
+                    currency,
+                    properties,
+                    occurred_at,
+                    dedup_key,
                 )
         return _track(
-            event_type, email, user, contact, request, visitor_id, value, currency,
-            properties, occurred_at, dedup_key,
+            event_type,
+            email,
+            user,
+            contact,
+            request,
+            visitor_id,
+            value,
+            currency,
+            properties,
+            occurred_at,
+            dedup_key,
         )
     except OneOnOneError as exc:
         if not fail_silently:
@@ -210,7 +228,9 @@ def _track(
         value = cleaned_properties.get(event_type.value_property)
     clean_value, clean_currency = _clean_value(value, currency)
     when = _clean_occurred_at(occurred_at)
-    if dedup_key is not None and (not isinstance(dedup_key, str) or not 1 <= len(dedup_key) <= 200):
+    if dedup_key is not None and (
+        not isinstance(dedup_key, str) or not 1 <= len(dedup_key) <= 200
+    ):
         raise EventValidationError("dedup_key", "expected a string of 1 to 200 characters")
     try:
         contact_id, visitor = _resolve_subject(

@@ -22,14 +22,19 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         close = difflib.get_close_matches(key, DEFAULTS, n=1)
         hint = f"Did you mean {close[0]!r}?" if close else "See docs/settings.md for the keys."
         messages.append(
-            Error(f"{SETTING_NAME} has an unknown key {key!r}.", hint=hint, id="wagtail_oneonone.E002")
+            Error(
+                f"{SETTING_NAME} has an unknown key {key!r}.",
+                hint=hint,
+                id="wagtail_oneonone.E002",
+            )
         )
     try:
         re.compile(app_settings.BOT_USER_AGENT_PATTERN)
     except re.error as exc:
         messages.append(
             Error(
-                f"{SETTING_NAME}['BOT_USER_AGENT_PATTERN'] is not a valid regular expression: {exc}",
+                f"{SETTING_NAME}['BOT_USER_AGENT_PATTERN'] is not a valid "
+                f"regular expression: {exc}",
                 id="wagtail_oneonone.E003",
             )
         )
@@ -44,7 +49,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
     from zoneinfo import available_timezones
 
-    if app_settings.DEFAULT_TIME_ZONE and app_settings.DEFAULT_TIME_ZONE not in available_timezones():
+    if (
+        app_settings.DEFAULT_TIME_ZONE
+        and app_settings.DEFAULT_TIME_ZONE not in available_timezones()
+    ):
         messages.append(
             Error(
                 f"{SETTING_NAME}['DEFAULT_TIME_ZONE'] {app_settings.DEFAULT_TIME_ZONE!r} "

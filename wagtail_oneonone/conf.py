@@ -42,7 +42,9 @@ class AppSettings:
     def _user_settings(self) -> dict[str, Any]:
         value = getattr(django_settings, SETTING_NAME, {})
         if not isinstance(value, dict):
-            raise ImproperlyConfigured(f"{SETTING_NAME} must be a dict, not {type(value).__name__}.")
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME} must be a dict, not {type(value).__name__}."
+            )
         return value
 
     def __getattr__(self, name: str) -> Any:

@@ -18,7 +18,7 @@ def on_track_event(sender: Any, **kwargs: Any) -> None:
 
     kwargs.pop("signal", None)
     event_type = kwargs.pop("event_type", None)
-    track(event_type, **kwargs)  # type: ignore[arg-type]
+    track(event_type, **kwargs)
 
 
 def on_identify_contact(sender: Any, **kwargs: Any) -> None:
@@ -26,7 +26,7 @@ def on_identify_contact(sender: Any, **kwargs: Any) -> None:
 
     kwargs.pop("signal", None)
     email = kwargs.pop("email", None)
-    identify(email, **kwargs)  # type: ignore[arg-type]
+    identify(email, **kwargs)
 
 
 def on_user_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

@@ -40,7 +40,10 @@ def get_identified_contact_id(request: HttpRequest) -> int | None:
     if pending is not None:
         return int(pending)
     raw = request.get_signed_cookie(
-        app_settings.CONTACT_COOKIE_NAME, default=None, salt=_SALT, max_age=app_settings.VISITOR_COOKIE_AGE
+        app_settings.CONTACT_COOKIE_NAME,
+        default=None,
+        salt=_SALT,
+        max_age=app_settings.VISITOR_COOKIE_AGE,
     )
     try:
         return int(raw) if raw is not None else None

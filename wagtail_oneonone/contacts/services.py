@@ -222,7 +222,11 @@ def suppress(email: str, reason: str, *, detail: str = "") -> Suppression:
     suppression, created = Suppression.objects.get_or_create(
         email_hash=digest, defaults={"reason": reason, "detail": detail[:500]}
     )
-    if not created and suppression.reason == SuppressionReason.UNSUBSCRIBE and reason != suppression.reason:
+    if (
+        not created
+        and suppression.reason == SuppressionReason.UNSUBSCRIBE
+        and reason != suppression.reason
+    ):
         suppression.reason = reason
         suppression.detail = detail[:500]
         suppression.save(update_fields=["reason", "detail"])

@@ -70,7 +70,10 @@ class Contact(models.Model):
         related_name="oneonone_contact",
     )
     source = models.CharField(
-        _("sign-up source"), max_length=100, blank=True, help_text=_("Where the contact came from.")
+        _("sign-up source"),
+        max_length=100,
+        blank=True,
+        help_text=_("Where the contact came from."),
     )
     consent_status = models.CharField(
         _("consent"), max_length=16, choices=ConsentStatus.choices, default=ConsentStatus.NONE
@@ -124,7 +127,11 @@ class ConsentChange(models.Model):
     where = models.CharField(max_length=500, blank=True)
     occurred_at = models.DateTimeField()
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     class Meta:
@@ -165,10 +172,17 @@ class ErasureRecord(models.Model):
     email_hash = models.CharField(max_length=64, db_index=True)
     erased_at = models.DateTimeField(auto_now_add=True)
     erased_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     events_deleted = models.PositiveIntegerField(default=0)
     reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-erased_at"]
+
+    def __str__(self) -> str:
+        return f"Erased {self.email_hash[:12]}… at {self.erased_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+from django.core.checks import run_checks
+from django.test import override_settings
+
+from wagtail_oneonone.exceptions import EventValidationError
+from wagtail_oneonone.models import Contact, Event
+from wagtail_oneonone.signals import identify_contact, track_event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_events_can_be_sent_as_signals() -> None:
+    identify_contact.send(sender=None, email="quin@example.com", first_name="Quin")
+    track_event.send(
+        sender=None,
+        event_type="signed_up",
+        email="quin@example.com",
+        properties={"source": "newsletter box"},
+    )
+    event = Event.objects.get()
+    assert event.type == "signed_up"
+    assert event.contact == Contact.objects.get(first_name="Quin")
+
+
+def test_a_refused_signal_event_raises_unless_fail_silently() -> None:
+    with pytest.raises(EventValidationError):
+        track_event.send(sender=None, event_type="signed_up", email="bad")
+    track_event.send(sender=None, event_type="signed_up", email="bad", fail_silently=True)
+    assert not Event.objects.exists()
+
+
+def _ids(**settings: object) -> list[str]:
+    with override_settings(**settings):
+        return [m.id for m in run_checks() if m.id and m.id.startswith("wagtail_oneonone")]
+
+
+def test_unknown_settings_key_is_an_error_with_a_suggestion() -> None:
+    with override_settings(WAGTAIL_ONEONONE={"TRACK_PAGEVIEWS": False}):
+        messages = [m for m in run_checks() if m.id == "wagtail_oneonone.E002"]
+    assert len(messages) == 1
+    assert "TRACK_PAGE_VIEWS" in (messages[0].hint or "")
+
+
+def test_settings_checks() -> None:
+    assert _ids() == []
+    assert "wagtail_oneonone.E001" in _ids(WAGTAIL_ONEONONE=["x"])
+    assert "wagtail_oneonone.E003" in _ids(WAGTAIL_ONEONONE={"BOT_USER_AGENT_PATTERN": "("})
+    assert "wagtail_oneonone.E004" in _ids(WAGTAIL_ONEONONE={"DEFAULT_CURRENCY": "pounds"})
+    assert "wagtail_oneonone.E005" in _ids(WAGTAIL_ONEONONE={"DEFAULT_TIME_ZONE": "Nowhere"})
+
+
+def test_middleware_checks() -> None:
+    from django.conf import settings
+
+    without = [m for m in settings.MIDDLEWARE if "oneonone" not in m]
+    assert "wagtail_oneonone.W001" in _ids(MIDDLEWARE=without)
+    misplaced = ["wagtail_oneonone.middleware.VisitorMiddleware", *without]
+    assert "wagtail_oneonone.E006" in _ids(MIDDLEWARE=misplaced)
