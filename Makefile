@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help demo test lint format typecheck migrations-check pytest test-postgres test-browser benchmarks ci clean
+.PHONY: help demo test lint format typecheck migrations-check pytest test-postgres test-browser test-wagtail7 benchmarks ci clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -47,6 +47,13 @@ test-postgres: $(VENV)/.installed ## The test suite against PostgreSQL (127.0.0.
 test-browser: $(VENV)/.installed ## The browser tests in headless Chromium (fails if Chromium is missing)
 	ONEONONE_REQUIRE_BROWSER=1 $(PY) -m pytest -m browser
 
+W7 := .venv-wagtail7
+test-wagtail7: ## The app's suite on Wagtail 7.0 LTS (without the example shop, which follows Wagtail 8)
+	@test -x $(W7)/bin/python || $(PYTHON) -m venv $(W7)
+	$(W7)/bin/python -m pip install --quiet --upgrade pip
+	$(W7)/bin/python -m pip install --quiet "wagtail>=7.0,<7.1" -e ".[dev]"
+	ONEONONE_TEST_WITHOUT_SHOP=1 $(W7)/bin/python -m pytest -p no:cacheprovider tests/core tests/admin -m "not browser and not integration"
+
 benchmarks: $(VENV)/.installed ## Run the benchmarks (prints RESULT lines)
 	$(PY) benchmarks/ingest.py --db both
 
@@ -54,4 +61,4 @@ ci: ## What CI runs
 	bash .ci/run
 
 clean: ## Remove the virtualenv, caches and the demo database
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache example_site/db.sqlite3* example_site/media
+	rm -rf $(VENV) $(W7) .pytest_cache .mypy_cache .ruff_cache example_site/db.sqlite3* example_site/media

@@ -11,9 +11,13 @@ USE_TZ = True
 TIME_ZONE = "Europe/London"
 LANGUAGE_CODE = "en-gb"
 
+# The example shop's migrations follow the newest Wagtail; the app's own suite also runs
+# without it to check older supported Wagtail releases (ONEONONE_TEST_WITHOUT_SHOP=1).
+WITH_SHOP = os.environ.get("ONEONONE_TEST_WITHOUT_SHOP") != "1"
+
 INSTALLED_APPS = [
     "wagtail_oneonone",
-    "example_site.shop",
+    *(["example_site.shop"] if WITH_SHOP else []),
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.settings",
