@@ -1,0 +1,1 @@
+"""Demo data for the example shop: a catalogue and a year of customer history."""

@@ -1,0 +1,81 @@
+"""The demo loader: a small load, its consistency, idempotence and determinism."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from example_site.shop.models import Order, ProductPage
+from wagtail_oneonone.models import ConsentChange, Contact, Event
+
+pytestmark = pytest.mark.django_db
+
+
+def load(*args: str) -> str:
+    out = StringIO()
+    call_command(
+        "load_demo",
+        "--contacts=25",
+        "--products=12",
+        "--now=2025-06-01T12:00:00+00:00",
+        *args,
+        stdout=out,
+    )
+    return out.getvalue()
+
+
+def fingerprint() -> tuple[object, ...]:
+    return (
+        list(ProductPage.objects.order_by("path").values_list("title", "price", "sku")),
+        list(Contact.objects.order_by("email").values_list("email", "consent_status")),
+        list(Order.objects.order_by("number").values_list("number", "total")),
+        Event.objects.count(),
+    )
+
+
+def test_load_demo_builds_a_consistent_shop() -> None:
+    output = load()
+
+    assert "12 products, 25 contacts" in output
+    assert "admin / oneonone-demo" in output
+    assert ProductPage.objects.live().count() == 12
+    assert ProductPage.objects.values("category").distinct().count() == 6
+    assert Contact.objects.count() == 25
+    assert Event.objects.filter(contact__isnull=True).exists()  # anonymous visitors
+    assert get_user_model().objects.get(username="admin").is_superuser
+    # Every order has its event, keyed as the live checkout keys it, with the same total.
+    orders = {order.number: order.total for order in Order.objects.all()}
+    placed = {
+        event.properties["order_id"]: (event.value, event.dedup_key)
+        for event in Event.objects.filter(type="order_placed")
+    }
+    assert orders
+    assert placed == {number: (total, f"order-{number}") for number, total in orders.items()}
+    # Consent states are backed by their audit rows.
+    for contact in Contact.objects.exclude(consent_status="none"):
+        latest = ConsentChange.objects.filter(contact=contact).latest("occurred_at")
+        assert latest.status == contact.consent_status
+    # The funnel narrows.
+    counts = {
+        kind: Event.objects.filter(type=kind).count()
+        for kind in ("product_viewed", "cart_updated", "order_placed")
+    }
+    assert counts["product_viewed"] > counts["cart_updated"] > counts["order_placed"] > 0
+
+
+def test_load_demo_is_idempotent_and_deterministic() -> None:
+    load()
+    first = fingerprint()
+
+    again = load()
+
+    assert "already loaded" in again
+    assert fingerprint() == first
+
+    load("--reset")
+
+    assert fingerprint() == first
+    assert get_user_model().objects.filter(username="admin").count() == 1
