@@ -128,7 +128,11 @@ def _resolve_subject(
             raise EventValidationError("user", "expected an authenticated user")
         linked = contact_for_user(user)
         if linked is None:
-            raise EventValidationError("user", "the user has no contact and no valid email")
+            raise EventValidationError(
+                "user",
+                "the user has no contact: no valid email, or a staff account "
+                "(see WAGTAIL_ONEONONE['TRACK_STAFF'])",
+            )
         return linked.pk, None
     if visitor_id is not None:
         if not isinstance(visitor_id, str) or not 1 <= len(visitor_id) <= 36:
@@ -262,6 +266,12 @@ def _track(
         existing = Event.objects.filter(dedup_key=dedup_key).first()
         if existing is None:
             raise
+        if existing.type != event.type or existing.contact_id != event.contact_id:
+            raise EventValidationError(
+                "dedup_key",
+                f"{dedup_key!r} already belongs to another {existing.type} event; "
+                "prefix keys with what they identify (for example 'order-1001')",
+            ) from None
         return existing
     return event
 

@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "VISITOR_COOKIE_SECURE": False,
     # Wagtail page-serve hook
     "TRACK_PAGE_VIEWS": True,
+    # Staff (is_staff) browsing the site: not counted, and never made contacts by login
+    "TRACK_STAFF": False,
     "BOT_USER_AGENT_PATTERN": (
         r"bot|crawl|spider|slurp|preview|monitor|headless|lighthouse|curl|wget|python-requests"
         r"|facebookexternalhit|embedly|bingpreview|mediapartners"

@@ -23,6 +23,11 @@ def is_bot(request: HttpRequest) -> bool:
     return bool(_bot_pattern(app_settings.BOT_USER_AGENT_PATTERN).search(agent))
 
 
+def _is_untracked_staff(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_staff and not app_settings.TRACK_STAFF)
+
+
 def should_record(request: HttpRequest, response: Any) -> bool:
     """Only successful GETs of live pages by people count as views."""
     return (
@@ -31,6 +36,7 @@ def should_record(request: HttpRequest, response: Any) -> bool:
         and getattr(response, "status_code", None) == 200
         and not getattr(request, "is_preview", False)
         and not is_bot(request)
+        and not _is_untracked_staff(request)
     )
 
 

@@ -23,10 +23,17 @@ def on_track_event(sender: Any, **kwargs: Any) -> None:
 
 def on_identify_contact(sender: Any, **kwargs: Any) -> None:
     from .api import identify
+    from .exceptions import OneOnOneError
 
     kwargs.pop("signal", None)
     email = kwargs.pop("email", None)
-    identify(email, **kwargs)
+    fail_silently = kwargs.pop("fail_silently", False)
+    try:
+        identify(email, **kwargs)
+    except OneOnOneError as exc:
+        if not fail_silently:
+            raise
+        logger.warning("Dropped identify for a contact: %s", exc)
 
 
 def on_user_logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

@@ -13,7 +13,7 @@ from django.dispatch import Signal
 track_event = Signal()
 
 #: Send to create or update a contact. kwargs: the keyword arguments of ``identify()``,
-#: ``email`` required.
+#: ``email`` required, plus ``fail_silently`` (log and drop refused input).
 identify_contact = Signal()
 
 #: Sent after a contact's consent changed and the change committed. args: ``contact``,

@@ -192,3 +192,22 @@ def test_identify_links_user_and_moves_link_on_email_change() -> None:
     old.refresh_from_db()
     assert old.user is None
     assert new.user == user
+
+
+def test_source_is_first_touch_and_customer_since_keeps_the_earliest() -> None:
+    identify("uma@example.com", source="newsletter box", customer_since="2025-05-01")
+    contact = identify("uma@example.com", source="checkout", customer_since="2026-01-01")
+    assert contact.source == "newsletter box"
+    assert contact.customer_since == dt.date(2025, 5, 1)
+    contact = identify("uma@example.com", customer_since="2024-12-24")
+    assert contact.customer_since == dt.date(2024, 12, 24)
+
+
+def test_identify_signal_can_fail_silently(caplog: pytest.LogCaptureFixture) -> None:
+    from wagtail_oneonone.signals import identify_contact
+
+    with pytest.raises(ContactValidationError):
+        identify_contact.send(sender=None, email="bad")
+    identify_contact.send(sender=None, email="bad", fail_silently=True)
+    assert "Dropped identify" in caplog.text
+    assert not Contact.objects.exists()

@@ -218,3 +218,11 @@ class TestCustomEventTypes:
             register_event_type("order_placed")
         with pytest.raises(ValueError, match="unknown property kind"):
             register_event_type("review_written", properties={"rating": Prop("float")})
+
+
+def test_dedup_key_of_another_kind_of_event_is_refused() -> None:
+    track("order_placed", email="a@example.com", properties=ORDER, dedup_key="1001")
+    with pytest.raises(EventValidationError) as info:
+        track("signed_up", email="a@example.com", dedup_key="1001")
+    assert info.value.field == "dedup_key"
+    assert Event.objects.count() == 1

@@ -96,3 +96,28 @@ def test_malformed_visitor_cookie_is_replaced(browser: Client) -> None:
     response = browser.get("/")
     assert response.cookies["oneonone_vid"].value != "<script>"
     assert Event.objects.get().visitor_id == response.cookies["oneonone_vid"].value
+
+
+def test_staff_are_neither_counted_nor_made_contacts(browser: Client) -> None:
+    get_user_model().objects.create_user("sam", "sam@example.com", "pw", is_staff=True)
+    browser.post("/admin/login/", {"username": "sam", "password": "pw"})
+    browser.get("/")
+    assert not Contact.objects.exists()
+    assert not Event.objects.exists()
+
+
+@override_settings(WAGTAIL_ONEONONE={"TRACK_STAFF": True})
+def test_staff_can_be_tracked_when_asked(browser: Client) -> None:
+    get_user_model().objects.create_user("sam", "sam@example.com", "pw", is_staff=True)
+    browser.post("/admin/login/", {"username": "sam", "password": "pw"})
+    browser.get("/")
+    assert Event.objects.get().contact == Contact.objects.get(email="sam@example.com")
+
+
+def test_staff_who_are_also_customers_are_linked() -> None:
+    customer = Contact.objects.create(email="tia@example.com")
+    user = get_user_model().objects.create_user("tia", "tia@example.com", "pw", is_staff=True)
+    client = Client(HTTP_USER_AGENT=BROWSER)
+    client.post("/admin/login/", {"username": "tia", "password": "pw"})
+    customer.refresh_from_db()
+    assert customer.user == user

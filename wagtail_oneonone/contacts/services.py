@@ -99,16 +99,29 @@ def clean_consent_status(value: Any, field: str = "consent") -> str:
     return str(value)
 
 
+#: First-touch fields: a later update never replaces a value already known.
+SET_ONCE_FIELDS = frozenset({"source"})
+
+
 def apply_profile(contact: Contact, cleaned: Mapping[str, Any]) -> list[str]:
-    """Copy cleaned fields onto ``contact``; attributes are merged, never replaced."""
+    """Copy cleaned fields onto ``contact``; attributes are merged, never replaced.
+
+    ``source`` keeps the first value it was given and ``customer_since`` the earliest date.
+    """
     changed = []
     for name, value in cleaned.items():
+        current = getattr(contact, name)
         if name == "attributes":
             merged = {**contact.attributes, **value}
             if merged != contact.attributes:
                 contact.attributes = merged
                 changed.append(name)
-        elif getattr(contact, name) != value:
+            continue
+        if current and name in SET_ONCE_FIELDS:
+            continue
+        if name == "customer_since" and current and value and value >= current:
+            continue
+        if current != value:
             setattr(contact, name, value)
             changed.append(name)
     return changed
@@ -127,8 +140,12 @@ def get_or_create_contact(email: str, **defaults: Any) -> tuple[Contact, bool]:
         return Contact.objects.get(email=email), False
 
 
-def contact_for_user(user: Any) -> Contact | None:
-    """The contact linked to a site user, linking (or creating) one by the user's email."""
+def contact_for_user(user: Any, *, create: bool = True) -> Contact | None:
+    """The contact linked to a site user, linking (or creating) one by the user's email.
+
+    Staff accounts are only linked to a contact that already exists (unless
+    ``TRACK_STAFF``), so logging in to the admin makes no one a marketing contact.
+    """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     contact = Contact.objects.filter(user_id=user.pk).first()
@@ -141,6 +158,12 @@ def contact_for_user(user: Any) -> Contact | None:
         email = normalize_email(raw_email)
     except ContactValidationError:
         return None
+    if not create or (getattr(user, "is_staff", False) and not app_settings.TRACK_STAFF):
+        contact = Contact.objects.filter(email=email, user__isnull=True).first()
+        if contact is not None:
+            Contact.objects.filter(pk=contact.pk, user__isnull=True).update(user=user)
+            contact.user = user
+        return contact
     contact, created = get_or_create_contact(
         email,
         user=user,
