@@ -1,12 +1,25 @@
-"""Wagtail hooks: page-view recording and the admin (menu, viewsets)."""
+"""Wagtail hooks: page-view recording and the admin (permission policies, menu, viewsets)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 
+from .admin.compat import register_permission_policy
+from .admin.permissions import (
+    ContactImportPermissionPolicy,
+    ContactPermissionPolicy,
+    SuppressionPermissionPolicy,
+)
+from .models import Contact, ContactImport, Suppression
 from .pageviews import record_page_view, should_record
+
+# Registered before any viewset asks the registry, so no fallback policy is created first.
+register_permission_policy(Contact, ContactPermissionPolicy(Contact))
+register_permission_policy(ContactImport, ContactImportPermissionPolicy(ContactImport))
+register_permission_policy(Suppression, SuppressionPermissionPolicy(Suppression))
 
 
 # A positive order runs inside Wagtail's own view-restriction check, so visitors who only
@@ -20,3 +33,17 @@ def track_page_views(next_serve: Any) -> Any:
         return response
 
     return serve
+
+
+@hooks.register("register_admin_viewset")
+def register_oneonone_admin() -> Any:
+    from .admin.viewsets import OneOnOneViewSetGroup
+
+    return OneOnOneViewSetGroup()
+
+
+@hooks.register("register_log_actions")
+def register_oneonone_log_actions(actions: Any) -> None:
+    from .admin.views import EXPORT_LOG_ACTION
+
+    actions.register_action(EXPORT_LOG_ACTION, _("Export data"), _("Contact data exported"))

@@ -1,0 +1,1 @@
+"""The Wagtail admin for wagtail-oneonone: viewsets, views, forms and permission policies."""

@@ -1,0 +1,204 @@
+"""The "One-to-one" admin menu group: contacts, CSV imports and the suppression list.
+
+Every viewset has an explicit ``oneonone_`` name, so its URLs (``/admin/oneonone_contact/``)
+and URL namespace never clash with the host's own models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+from django.urls import URLPattern, path
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.menu import MenuItem
+from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
+from wagtail.admin.viewsets.model import ModelViewSet
+
+from ..models import Contact, ContactImport, Suppression
+from . import import_views, views
+from .compat import RegisteredPolicyMixin, policy_registry
+from .filters import ContactFilterSet, SuppressionFilterSet
+from .forms import ContactForm
+
+
+class PolicyMenuItemMixin:
+    """A menu item shown only to users the model's permission policy allows."""
+
+    model: type[Model]
+    menu_permissions: tuple[str, ...] = ("view",)
+
+    @cached_property
+    def menu_item_class(self) -> type[MenuItem]:
+        model, actions = self.model, self.menu_permissions
+
+        def is_shown(item: MenuItem, request: Any) -> bool:
+            policy = policy_registry.get_by_type(model)
+            return bool(policy.user_has_any_permission(request.user, actions))
+
+        return type(f"{model.__name__}MenuItem", (MenuItem,), {"is_shown": is_shown})
+
+
+class ContactViewSet(RegisteredPolicyMixin, ModelViewSet):
+    model = Contact
+    name = "oneonone_contact"
+    icon = "user"
+    menu_label = _("Contacts")
+    menu_name = "oneonone-contacts"
+    # Contacts change with every tracked sign-up; nothing references them through Wagtail.
+    add_to_reference_index = False
+    copy_view_enabled = False
+    inspect_view_enabled = True
+    index_view_class = views.ContactIndexView
+    add_view_class = views.ContactCreateView
+    edit_view_class = views.ContactEditView
+    inspect_view_class = views.ContactInspectView
+    filterset_class = ContactFilterSet
+    ordering = "-created_at"
+    list_per_page = 50
+    search_fields = ["email", "first_name", "last_name"]
+    search_backend_name = None  # plain database search: contacts are not in the search index
+
+    def get_form_class(self, for_update: bool = False) -> type[ContactForm]:
+        return ContactForm
+
+    def get_common_view_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        # No generic delete: contacts are removed by erasure, which leaves an ErasureRecord.
+        return super().get_common_view_kwargs(
+            delete_url_name=None,
+            usage_url_name=None,
+            export_url_name=self.get_url_name("export"),
+            erase_url_name=self.get_url_name("erase"),
+            consent_url_name=self.get_url_name("consent"),
+            **kwargs,
+        )
+
+    @property
+    def export_view(self) -> Any:
+        return self.construct_view(views.ContactExportView)
+
+    @property
+    def erase_view(self) -> Any:
+        return self.construct_view(views.ContactEraseView)
+
+    @property
+    def consent_view(self) -> Any:
+        return self.construct_view(views.ContactConsentView)
+
+    def get_urlpatterns(self) -> list[URLPattern]:
+        patterns = [
+            pattern
+            for pattern in super().get_urlpatterns()
+            if pattern.name not in {"delete", "usage", "copy"}
+        ]
+        return [
+            *patterns,
+            path("export/<int:pk>/", self.export_view, name="export"),
+            path("erase/<int:pk>/", self.erase_view, name="erase"),
+            path("consent/<int:pk>/", self.consent_view, name="consent"),
+        ]
+
+
+class ContactImportViewSet(RegisteredPolicyMixin, PolicyMenuItemMixin, ViewSet):
+    model = ContactImport
+    name = "oneonone_contact_import"
+    icon = "upload"
+    menu_label = _("Import contacts")
+    menu_name = "oneonone-contact-imports"
+    menu_permissions = ("add",)
+
+    def get_common_view_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        names = {
+            "index_url_name": "index",
+            "index_results_url_name": "index_results",
+            "upload_url_name": "upload",
+            "add_url_name": "upload",
+            "mapping_url_name": "mapping",
+            "discard_url_name": "discard",
+            "detail_url_name": "detail",
+            "inspect_url_name": "detail",
+            "status_url_name": "status",
+            "errors_url_name": "errors",
+        }
+        return super().get_common_view_kwargs(
+            model=ContactImport,
+            header_icon=self.icon,
+            **{key: self.get_url_name(value) for key, value in names.items()},
+            **kwargs,
+        )
+
+    def get_urlpatterns(self) -> list[URLPattern]:
+        return [
+            path(
+                "", self.construct_view(import_views.ImportIndexView, paginate_by=50), name="index"
+            ),
+            path(
+                "results/",
+                self.construct_view(
+                    import_views.ImportIndexView, paginate_by=50, results_only=True
+                ),
+                name="index_results",
+            ),
+            path("new/", self.construct_view(import_views.ImportUploadView), name="upload"),
+            path("<int:pk>/", self.construct_view(import_views.ImportDetailView), name="detail"),
+            path(
+                "<int:pk>/mapping/",
+                self.construct_view(import_views.ImportMappingView),
+                name="mapping",
+            ),
+            path(
+                "<int:pk>/discard/",
+                self.construct_view(import_views.ImportDiscardView),
+                name="discard",
+            ),
+            path(
+                "<int:pk>/status/",
+                self.construct_view(import_views.ImportStatusView),
+                name="status",
+            ),
+            path(
+                "<int:pk>/errors.csv",
+                self.construct_view(import_views.ImportErrorsCsvView),
+                name="errors",
+            ),
+        ]
+
+
+class SuppressionViewSet(RegisteredPolicyMixin, PolicyMenuItemMixin, ViewSet):
+    """The suppression list, read-only."""
+
+    model = Suppression
+    name = "oneonone_suppression"
+    icon = "no-view"
+    menu_label = _("Suppressions")
+    menu_name = "oneonone-suppressions"
+    menu_permissions = ("view",)
+
+    def get_common_view_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_common_view_kwargs(
+            model=Suppression,
+            header_icon=self.icon,
+            index_url_name=self.get_url_name("index"),
+            index_results_url_name=self.get_url_name("index_results"),
+            filterset_class=SuppressionFilterSet,
+            paginate_by=50,
+            **kwargs,
+        )
+
+    def get_urlpatterns(self) -> list[URLPattern]:
+        return [
+            path("", self.construct_view(views.SuppressionIndexView), name="index"),
+            path(
+                "results/",
+                self.construct_view(views.SuppressionIndexView, results_only=True),
+                name="index_results",
+            ),
+        ]
+
+
+class OneOnOneViewSetGroup(ViewSetGroup):
+    menu_label = _("One-to-one")
+    menu_icon = "mail"
+    menu_name = "oneonone"
+    items = (ContactViewSet, ContactImportViewSet, SuppressionViewSet)
