@@ -10,11 +10,12 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -70,9 +71,13 @@ def _clean_value(value: Any, currency: Any) -> tuple[Decimal | None, str]:
         if currency not in (None, ""):
             raise EventValidationError("currency", "given without a value")
         return None, ""
-    number = to_decimal(value, "value").quantize(Decimal("0.01"))
+    number = to_decimal(value, "value")
     if abs(number) > _MAX_VALUE:
-        raise EventValidationError("value", f"{number} is out of range")
+        raise EventValidationError("value", f"{value!r} is out of range")
+    try:
+        number = number.quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise EventValidationError("value", f"{value!r} is out of range") from None
     if currency in (None, ""):
         currency = app_settings.DEFAULT_CURRENCY
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
@@ -104,6 +109,25 @@ def _clean_properties(event_type: Any, properties: Any) -> dict[str, Any]:
     return cleaned
 
 
+@lru_cache(maxsize=16)
+def _lookup_sql(alias: str, column: str) -> str:
+    query = Contact.objects.using(alias).filter(**{column: 0}).values_list("pk").order_by()[:1]
+    return str(query.query.sql_with_params()[0])
+
+
+def _contact_id_where(column: str, value: Any) -> int | None:
+    """The id of the contact whose ``column`` equals ``value``.
+
+    This runs on every tracked event, so the SQL is compiled by the ORM once and reused:
+    building the same query each time cost as much as the insert itself.
+    """
+    alias = router.db_for_read(Contact)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_lookup_sql(alias, column), [value])
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
 def _resolve_subject(
     *,
     email: Any,
@@ -119,7 +143,7 @@ def _resolve_subject(
         return contact.pk, None
     if email is not None:
         normalized = normalize_email(email)
-        found = Contact.objects.filter(email=normalized).values_list("pk", flat=True).first()
+        found = _contact_id_where("email", normalized)
         if found is None:
             found = get_or_create_contact(normalized, source="tracked event")[0].pk
         return found, None
@@ -145,7 +169,7 @@ def _resolve_subject(
             if linked is not None:
                 return linked.pk, None
         remembered = get_identified_contact_id(request)
-        if remembered is not None and Contact.objects.filter(pk=remembered).exists():
+        if remembered is not None and _contact_id_where("pk", remembered) is not None:
             return remembered, None
         return None, get_visitor_id(request, create=True)
     raise EventValidationError(
@@ -319,7 +343,7 @@ def identify(
         raise ContactValidationError("user", "expected an authenticated user")
     where = consent_where
     if where is None and request is not None:
-        where = request.build_absolute_uri()
+        where = request.build_absolute_uri()[:500]  # long tracking query strings
     with transaction.atomic():
         contact, created = get_or_create_contact(normalized, **_creation_defaults(profile))
         contact = Contact.objects.select_for_update().get(pk=contact.pk)
@@ -331,7 +355,15 @@ def identify(
         if changed:
             contact.save(update_fields=[*changed, "updated_at"])
         if consent is not None:
-            set_consent(contact, consent, source=str(consent_source), where=where or "")
+            # The person acted on the site (a form, a checkbox): a fresh opt-in of theirs
+            # lifts an earlier unsubscribe, never a bounce or a complaint.
+            set_consent(
+                contact,
+                consent,
+                source=str(consent_source),
+                where=where or "",
+                by_contact=True,
+            )
         if request is not None:
             merge_visitor(contact, get_visitor_id(request))
     if request is not None:

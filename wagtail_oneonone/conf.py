@@ -25,8 +25,9 @@ DEFAULTS: dict[str, Any] = {
     # Staff (is_staff) browsing the site: not counted, and never made contacts by login
     "TRACK_STAFF": False,
     "BOT_USER_AGENT_PATTERN": (
-        r"bot|crawl|spider|slurp|preview|monitor|headless|lighthouse|curl|wget|python-requests"
-        r"|facebookexternalhit|embedly|bingpreview|mediapartners"
+        r"bot|crawl|spider|slurp|preview|monitor|headless|lighthouse|scan|check|fetch"
+        r"|curl|wget|python|httpx|aiohttp|go-http-client|okhttp|axios|node|java/|libwww"
+        r"|scrapy|phantomjs|facebookexternalhit|embedly|mediapartners"
     ),
     # Contacts
     "DEFAULT_TIME_ZONE": None,  # None: settings.TIME_ZONE

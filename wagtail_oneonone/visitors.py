@@ -36,6 +36,8 @@ def get_visitor_id(request: HttpRequest, *, create: bool = False) -> str | None:
 
 def get_identified_contact_id(request: HttpRequest) -> int | None:
     """The contact id this browser was identified as (signed cookie), if any."""
+    if getattr(request, "_oneonone_forget_contact", False):
+        return None
     pending = getattr(request, "_oneonone_set_contact", None)
     if pending is not None:
         return int(pending)
@@ -54,6 +56,7 @@ def get_identified_contact_id(request: HttpRequest) -> int | None:
 def remember_contact(request: HttpRequest, contact_id: int) -> None:
     """Ask the middleware to set the contact cookie on this request's response."""
     request._oneonone_set_contact = contact_id  # type: ignore[attr-defined]
+    request._oneonone_forget_contact = False  # type: ignore[attr-defined]
 
 
 def forget_contact(request: HttpRequest) -> None:

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 
 from .admin.compat import register_permission_policy
+from .admin.log_actions import EXPORT_LOG_ACTION
 from .admin.permissions import (
     ContactImportPermissionPolicy,
     ContactPermissionPolicy,
@@ -44,6 +45,4 @@ def register_oneonone_admin() -> Any:
 
 @hooks.register("register_log_actions")
 def register_oneonone_log_actions(actions: Any) -> None:
-    from .admin.views import EXPORT_LOG_ACTION
-
     actions.register_action(EXPORT_LOG_ACTION, _("Export data"), _("Contact data exported"))

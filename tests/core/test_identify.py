@@ -180,9 +180,14 @@ def test_erasure_deletes_everything_but_keeps_suppression(
     assert record.events_deleted == 2
     assert ErasureRecord.objects.get().email_hash == erased[0]
     assert is_suppressed("max@example.com")
-    # Coming back later does not resurrect them as mailable.
-    again = identify("max@example.com", consent="subscribed", consent_source="csv import")
+    # An old list imported later does not make them mailable again...
+    again = Contact.objects.create(email="max@example.com")
+    set_consent(again, "subscribed", source="csv import")
     assert again not in Contact.objects.mailable()
+    # ...but opting in again themselves, on the site, does.
+    identify("max@example.com", consent="pending", consent_source="footer form")
+    identify("max@example.com", consent="subscribed", consent_source="double opt-in")
+    assert again in Contact.objects.mailable()
 
 
 def test_identify_links_user_and_moves_link_on_email_change() -> None:
@@ -211,3 +216,12 @@ def test_identify_signal_can_fail_silently(caplog: pytest.LogCaptureFixture) -> 
     identify_contact.send(sender=None, email="bad", fail_silently=True)
     assert "Dropped identify" in caplog.text
     assert not Contact.objects.exists()
+
+
+def test_long_page_address_does_not_block_consent() -> None:
+    request = RequestFactory().get("/signup/?" + "utm_content=x&" * 100)
+    contact = identify(
+        "vic@example.com", request=request, consent="subscribed", consent_source="footer form"
+    )
+    assert contact.consent_status == "subscribed"
+    assert len(contact.consent_where) == 500

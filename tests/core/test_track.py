@@ -226,3 +226,50 @@ def test_dedup_key_of_another_kind_of_event_is_refused() -> None:
         track("signed_up", email="a@example.com", dedup_key="1001")
     assert info.value.field == "dedup_key"
     assert Event.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("properties", "field"),
+    [
+        ({"url": "/", "page_id": "--5"}, "properties.page_id"),
+        ({"url": "/", "page_id": "²"}, "properties.page_id"),
+        ({"url": "/", "page_id": "9" * 30}, "properties.page_id"),
+    ],
+)
+def test_malformed_integers_are_refused(properties: dict, field: str) -> None:
+    with pytest.raises(EventValidationError) as info:
+        track("page_viewed", email="a@example.com", properties=properties)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize("number", ["1e999999999", "1e1000000", "-1e20", "9" * 60, "1e-999999"])
+def test_huge_numbers_are_refused_at_once(number: str) -> None:
+    # Without a bound these cost minutes of CPU in Decimal arithmetic.
+    with pytest.raises(EventValidationError) as info:
+        track(
+            "product_viewed",
+            email="a@example.com",
+            properties={"product_id": "1", "price": number},
+        )
+    assert info.value.field == "properties.price"
+    with pytest.raises(EventValidationError) as info:
+        track(
+            "product_viewed", email="a@example.com", properties={"product_id": "1"}, value=number
+        )
+    assert info.value.field == "value"
+    assert Event.objects.count() == 0
+
+
+def test_request_path_resolves_remembered_contact_and_logout_forgets_it() -> None:
+    from django.test import RequestFactory
+
+    from wagtail_oneonone import identify
+    from wagtail_oneonone.visitors import forget_contact
+
+    request = RequestFactory().get("/")
+    contact = identify("rae@example.com", request=request)
+    event = track("product_viewed", request=request, properties={"product_id": "1"})
+    assert event is not None and event.contact == contact
+    forget_contact(request)
+    event = track("product_viewed", request=request, properties={"product_id": "2"})
+    assert event is not None and event.contact_id is None

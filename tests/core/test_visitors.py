@@ -121,3 +121,18 @@ def test_staff_who_are_also_customers_are_linked() -> None:
     client.post("/admin/login/", {"username": "tia", "password": "pw"})
     customer.refresh_from_db()
     assert customer.user == user
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "Python-urllib/3.11",
+        "python-httpx/0.27",
+        "Go-http-client/1.1",
+        "okhttp/4.12",
+        "Scrapy/2.11",
+    ],
+)
+def test_http_libraries_are_not_people(agent: str) -> None:
+    Client(HTTP_USER_AGENT=agent).get("/")
+    assert not Event.objects.exists()

@@ -43,10 +43,10 @@ from ..validation import email_hash, normalize_email
 from . import forms
 from .compat import RegistryPolicyViewMixin, more_button
 from .filters import suppressed_exists
+from .log_actions import EXPORT_LOG_ACTION
 from .permissions import CONTACT_ACTIONS
 from .timeline import contact_zone, describe_event
 
-EXPORT_LOG_ACTION = "wagtail_oneonone.export_contact"
 ADMIN_CONSENT_WHERE = "Wagtail admin"
 TIMELINE_PER_PAGE = 25
 

@@ -46,13 +46,19 @@ def _clean_str(prop: Prop, value: Any, path: str) -> str:
 
 def _clean_int(prop: Prop, value: Any, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
-        else:
-            raise EventValidationError(path, f"expected an integer, got {value!r}")
+        try:
+            if not isinstance(value, str) or len(value) > 20:
+                raise ValueError
+            value = int(value.strip())
+        except ValueError:
+            raise EventValidationError(path, f"expected an integer, got {value!r}") from None
     if prop.min_value is not None and value < prop.min_value:
         raise EventValidationError(path, f"must be at least {prop.min_value:g}, got {value}")
     return value
+
+
+#: Numbers in events stay within ±10^15 (and no finer than 10^-15).
+MAX_DECIMAL_EXPONENT = 15
 
 
 def to_decimal(value: Any, path: str) -> Decimal:
@@ -61,11 +67,16 @@ def to_decimal(value: Any, path: str) -> Decimal:
     if isinstance(value, float) and not math.isfinite(value):
         raise EventValidationError(path, f"expected a finite number, got {value!r}")
     try:
+        if isinstance(value, str) and len(value) > 50:
+            raise InvalidOperation
         number = Decimal(str(value)) if isinstance(value, int | float | str) else value
     except InvalidOperation:
         raise EventValidationError(path, f"expected a number, got {value!r}") from None
     if not isinstance(number, Decimal) or not number.is_finite():
         raise EventValidationError(path, f"expected a number, got {value!r}")
+    # Bounded before any arithmetic: "1e999999999" would otherwise cost minutes of CPU.
+    if number and not -MAX_DECIMAL_EXPONENT <= number.adjusted() <= MAX_DECIMAL_EXPONENT:
+        raise EventValidationError(path, f"{value!r} is out of range")
     return number
 
 
