@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Mapping
+from contextlib import nullcontext
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -29,10 +30,11 @@ from .contacts.services import (
     merge_visitor,
     set_consent,
 )
+from .events.store import insert_event_for_email
 from .events.types import get_event_type, to_decimal
 from .exceptions import ContactValidationError, EventValidationError, OneOnOneError
 from .models import Contact, Event
-from .validation import normalize_email
+from .validation import has_json_nul, normalize_email
 from .visitors import get_identified_contact_id, get_visitor_id, remember_contact
 
 logger = logging.getLogger("wagtail_oneonone.events")
@@ -96,9 +98,14 @@ def _clean_properties(event_type: Any, properties: Any) -> dict[str, Any]:
         )
     cleaned = event_type.clean(properties)
     try:
-        size = len(json.dumps(cleaned, cls=DjangoJSONEncoder, separators=(",", ":")))
+        serialised = json.dumps(cleaned, cls=DjangoJSONEncoder, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise EventValidationError("properties", f"must be JSON serialisable ({exc})") from None
+    if has_json_nul(serialised):
+        raise EventValidationError(
+            "properties", "contain a NUL character (\\u0000), which databases cannot store"
+        )
+    size = len(serialised)
     limit = app_settings.MAX_EVENT_PROPERTIES_BYTES
     if size > limit:
         raise EventValidationError(
@@ -197,35 +204,17 @@ def track(
     With ``fail_silently=True`` a refused event is logged and dropped and ``None`` returned.
     A repeated ``dedup_key`` returns the event already recorded instead of a second one.
     """
+    args = (event_type, email, user, contact, request, visitor_id, value, currency)
     try:
-        if fail_silently:
-            with transaction.atomic():
-                return _track(
-                    event_type,
-                    email,
-                    user,
-                    contact,
-                    request,
-                    visitor_id,
-                    value,
-                    currency,
-                    properties,
-                    occurred_at,
-                    dedup_key,
-                )
-        return _track(
-            event_type,
-            email,
-            user,
-            contact,
-            request,
-            visitor_id,
-            value,
-            currency,
-            properties,
-            occurred_at,
-            dedup_key,
+        # Inside the host's transaction a failed statement would poison it, so a silent
+        # failure needs a savepoint; in autocommit a failed insert harms nothing.
+        guard = (
+            transaction.atomic(savepoint=True)
+            if fail_silently and transaction.get_connection().in_atomic_block
+            else nullcontext()
         )
+        with guard:
+            return _track(*args, properties, occurred_at, dedup_key)
     except OneOnOneError as exc:
         if not fail_silently:
             raise
@@ -256,23 +245,12 @@ def _track(
         value = cleaned_properties.get(event_type.value_property)
     clean_value, clean_currency = _clean_value(value, currency)
     when = _clean_occurred_at(occurred_at)
-    if dedup_key is not None and (
-        not isinstance(dedup_key, str) or not 1 <= len(dedup_key) <= 200
-    ):
-        raise EventValidationError("dedup_key", "expected a string of 1 to 200 characters")
-    try:
-        contact_id, visitor = _resolve_subject(
-            email=email, user=user, contact=contact, request=request, visitor_id=visitor_id
-        )
-    except ContactValidationError as exc:
-        raise EventValidationError(exc.field, exc.message) from None
-    if contact_id is None and event_type.contact_required:
-        raise EventValidationError(
-            "email", f"{event_type.name} events need a known contact (email or user)"
-        )
+    if dedup_key is not None:
+        if not isinstance(dedup_key, str) or not 1 <= len(dedup_key) <= 200:
+            raise EventValidationError("dedup_key", "expected a string of 1 to 200 characters")
+        if "\x00" in dedup_key:
+            raise EventValidationError("dedup_key", "contains a NUL character")
     event = Event(
-        contact_id=contact_id,
-        visitor_id=visitor,
         type=event_type.name,
         occurred_at=when,
         value=clean_value,
@@ -280,6 +258,20 @@ def _track(
         properties=cleaned_properties,
         dedup_key=dedup_key,
     )
+    try:
+        if contact is None and email is not None:
+            email = normalize_email(email)
+            if dedup_key is None and insert_event_for_email(event, email):
+                return event
+        event.contact_id, event.visitor_id = _resolve_subject(
+            email=email, user=user, contact=contact, request=request, visitor_id=visitor_id
+        )
+    except ContactValidationError as exc:
+        raise EventValidationError(exc.field, exc.message) from None
+    if event.contact_id is None and event_type.contact_required:
+        raise EventValidationError(
+            "email", f"{event_type.name} events need a known contact (email or user)"
+        )
     if dedup_key is None:
         event.save(force_insert=True)
         return event

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from functools import lru_cache
 from zoneinfo import available_timezones
@@ -40,6 +41,15 @@ def normalize_email(value: object, field: str = "email") -> str:
 def email_hash(email: str) -> str:
     """A stable SHA-256 of the normalised address: what suppression keeps after erasure."""
     return hashlib.sha256(b"wagtail_oneonone:" + normalize_email(email).encode()).hexdigest()
+
+
+# A JSON text's escaped NUL (\u0000), not preceded by an escaped backslash.
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def has_json_nul(serialised: str) -> bool:
+    """Whether JSON text holds a NUL character, which PostgreSQL cannot store."""
+    return "\\u0000" in serialised and bool(_JSON_NUL.search(serialised))
 
 
 @lru_cache(maxsize=1)

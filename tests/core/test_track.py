@@ -39,12 +39,31 @@ def test_order_creates_contact_with_normalised_email_and_value_from_total() -> N
     assert event.occurred_at.tzinfo is not None
 
 
-def test_existing_contact_costs_one_lookup_and_one_insert() -> None:
-    Contact.objects.create(email="bob@example.com")
+def test_existing_contact_costs_one_statement_that_stores_every_field() -> None:
+    bob = Contact.objects.create(email="bob@example.com")
+    when = dt.datetime(2026, 5, 4, 3, 2, 1, tzinfo=dt.UTC)
     with CaptureQueriesContext(connection) as queries:
-        track("product_viewed", email="bob@example.com", properties={"product_id": "9"})
-    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
-    assert statements == ["SELECT", "INSERT"]
+        event = track(
+            "order_placed",
+            email="BOB@example.com",
+            properties=ORDER,
+            occurred_at=when,
+            currency="eur",
+        )
+    assert [q["sql"].split()[0].upper() for q in queries.captured_queries] == ["INSERT"]
+    assert event is not None and event.pk is not None and event.contact_id == bob.pk
+    stored = Event.objects.get(pk=event.pk)
+    assert stored.contact == bob
+    assert stored.visitor_id is None and stored.dedup_key is None
+    assert (stored.type, stored.value, stored.currency) == (
+        "order_placed",
+        Decimal("19.00"),
+        "EUR",
+    )
+    assert stored.occurred_at == when
+    assert stored.properties == event.properties
+    assert stored.properties["items"][0]["price"] == 9.5
+    assert stored.recorded_at is not None
 
 
 @pytest.mark.parametrize(
@@ -273,3 +292,40 @@ def test_request_path_resolves_remembered_contact_and_logout_forgets_it() -> Non
     forget_contact(request)
     event = track("product_viewed", request=request, properties={"product_id": "2"})
     assert event is not None and event.contact_id is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"properties": {"product_id": "1", "name": "Mug\x00"}}, "properties.name"),
+        ({"properties": {"product_id": "1", "extra": {"note": "a\x00"}}}, "properties"),
+        ({"properties": {"product_id": "1"}, "dedup_key": "k\x00"}, "dedup_key"),
+    ],
+)
+def test_nul_characters_are_refused_before_the_database_sees_them(
+    kwargs: dict, field: str
+) -> None:
+    # PostgreSQL cannot store NUL in text or jsonb; the caller gets a clear error instead.
+    with pytest.raises(EventValidationError) as info:
+        track("product_viewed", email="a@example.com", **kwargs)
+    assert info.value.field == field
+    assert "NUL" in info.value.message
+
+
+def test_escaped_backslash_u0000_text_is_fine() -> None:
+    event = track(
+        "product_viewed",
+        email="a@example.com",
+        properties={"product_id": "1", "note": "C:\\u0000"},
+    )
+    assert event is not None
+    assert Event.objects.get().properties["note"] == "C:\\u0000"
+
+
+def test_fail_silently_inside_a_transaction_keeps_it_usable() -> None:
+    from django.db import transaction
+
+    with transaction.atomic():
+        assert track("product_viewed", email="bad", fail_silently=True) is None
+        Contact.objects.create(email="still-works@example.com")
+    assert Contact.objects.filter(email="still-works@example.com").exists()

@@ -16,7 +16,7 @@ from ..conf import app_settings
 from ..exceptions import ContactValidationError
 from ..models import ConsentChange, ConsentStatus, Contact, ErasureRecord, Event, Suppression
 from ..models.contacts import SuppressionReason
-from ..validation import email_hash, normalize_email, validate_time_zone
+from ..validation import email_hash, has_json_nul, normalize_email, validate_time_zone
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ def _clean_text(name: str, value: Any, max_length: int) -> str:
     value = value.strip()
     if len(value) > max_length:
         raise ContactValidationError(name, f"is longer than {max_length} characters")
+    if "\x00" in value:
+        raise ContactValidationError(name, "contains a NUL character")
     return value
 
 
@@ -63,9 +65,12 @@ def clean_attributes(value: Any, field: str = "attributes") -> dict[str, Any]:
             item = item.isoformat()
         cleaned[key] = item
     try:
-        size = len(json.dumps(cleaned, cls=DjangoJSONEncoder))
+        serialised = json.dumps(cleaned, cls=DjangoJSONEncoder)
     except (TypeError, ValueError) as exc:
         raise ContactValidationError(field, f"values must be JSON serialisable ({exc})") from None
+    if has_json_nul(serialised):
+        raise ContactValidationError(field, "contain a NUL character")
+    size = len(serialised)
     limit = app_settings.MAX_EVENT_PROPERTIES_BYTES
     if size > limit:
         raise ContactValidationError(field, f"are {size} bytes serialised; the limit is {limit}")

@@ -41,6 +41,8 @@ def _clean_str(prop: Prop, value: Any, path: str) -> str:
         raise EventValidationError(path, f"expected a string, got {type(value).__name__}")
     if len(value) > prop.max_length:
         raise EventValidationError(path, f"is longer than {prop.max_length} characters")
+    if "\x00" in value:
+        raise EventValidationError(path, "contains a NUL character")
     return value
 
 
