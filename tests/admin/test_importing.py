@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import DatabaseError
 
 from wagtail_oneonone.contacts import importing
 from wagtail_oneonone.contacts.importing import ImportFileError, ImportMappingError
@@ -285,17 +284,48 @@ def test_duplicate_emails_later_row_wins_and_is_reported(settings: Any) -> None:
     ]
 
 
+@pytest.fixture
+def failing_insert() -> Any:
+    """Install a real database trigger that refuses inserting one contact's address."""
+    from django.db import connection
+
+    table = Contact._meta.db_table
+    installed: list[str] = []
+
+    def install(email: str, message: str) -> None:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "CREATE FUNCTION oneonone_test_refuse() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.email = '{email}' THEN RAISE EXCEPTION '{message}'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+                cursor.execute(
+                    f"CREATE TRIGGER oneonone_test_refuse BEFORE INSERT ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION oneonone_test_refuse()"
+                )
+            else:
+                cursor.execute(
+                    f"CREATE TRIGGER oneonone_test_refuse BEFORE INSERT ON {table} "
+                    f"WHEN NEW.email = '{email}' BEGIN SELECT RAISE(ABORT, '{message}'); END"
+                )
+        installed.append(connection.vendor)
+
+    yield install
+    with connection.cursor() as cursor:
+        for vendor in installed:
+            if vendor == "postgresql":
+                cursor.execute(f"DROP TRIGGER IF EXISTS oneonone_test_refuse ON {table}")
+                cursor.execute("DROP FUNCTION IF EXISTS oneonone_test_refuse()")
+            else:
+                cursor.execute("DROP TRIGGER IF EXISTS oneonone_test_refuse")
+
+
 @pytest.mark.django_db
-def test_each_batch_is_all_or_nothing(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_batch_is_all_or_nothing(settings: Any, failing_insert: Any) -> None:
     settings.WAGTAIL_ONEONONE = {"IMPORT_BATCH_SIZE": 2, "MERGE_ON_LOGIN": False}
-    real = importing.get_or_create_contact
-
-    def flaky(email: str, **defaults: Any) -> Any:
-        if email == "d@example.com":
-            raise DatabaseError("disk I/O error")
-        return real(email, **defaults)
-
-    monkeypatch.setattr(importing, "get_or_create_contact", flaky)
+    # The database itself refuses d@example.com, as a full disk or a constraint would.
+    failing_insert("d@example.com", "disk I/O error")
     result = run(
         "email\n"
         "a@example.com\nb@example.com\n"  # batch 1: rows 2-3
@@ -357,3 +387,42 @@ def test_create_import_needs_a_consent_source() -> None:
         importing.create_import(
             b"email\na@b.com\n", "x.csv", consent_source=" ", consent_status="none"
         )
+
+
+@pytest.mark.django_db
+def test_new_contacts_are_created_in_bulk_with_audited_consent_and_signals(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from wagtail_oneonone.signals import consent_changed
+
+    announced: list[str] = []
+
+    def receiver(sender: Any, contact: Contact, change: ConsentChange, **kwargs: Any) -> None:
+        announced.append(contact.email)
+
+    consent_changed.connect(receiver, dispatch_uid="test-import-consent")
+    rows = "".join(f"n{i}@example.com,N{i}\n" for i in range(50))
+    try:
+        with (
+            django_capture_on_commit_callbacks(execute=True),
+            CaptureQueriesContext(connection) as queries,
+        ):
+            result = run("email,first_name\n" + rows)
+    finally:
+        consent_changed.disconnect(dispatch_uid="test-import-consent")
+    assert result.created_count == 50
+    inserts = [
+        q["sql"].split()[2]
+        for q in queries.captured_queries
+        if q["sql"].startswith("INSERT") and "contactimport" not in q["sql"].split()[2]
+    ]
+    # One statement for the contacts, one for their consent changes.
+    assert inserts == ['"wagtail_oneonone_contact"', '"wagtail_oneonone_consentchange"']
+    assert (
+        ConsentChange.objects.filter(source="Shop sign-up form", status="subscribed").count() == 50
+    )
+    assert Contact.objects.get(email="n7@example.com").first_name == "N7"
+    assert sorted(announced) == sorted(f"n{i}@example.com" for i in range(50))

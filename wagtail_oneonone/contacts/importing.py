@@ -26,13 +26,12 @@ from django.utils.translation import gettext_lazy
 
 from ..conf import app_settings
 from ..exceptions import ContactValidationError, OneOnOneError
-from ..models import ConsentStatus, Contact, ContactImport, Suppression
+from ..models import ConsentChange, ConsentStatus, Contact, ContactImport, Suppression
 from ..validation import email_hash, normalize_email
 from .services import (
     apply_profile,
     clean_consent_status,
     clean_profile,
-    get_or_create_contact,
     set_consent,
 )
 
@@ -461,6 +460,16 @@ def write_batch(
                     "email_hash", flat=True
                 )
             )
+        fresh = _create_contacts(
+            rows,
+            contacts,
+            suppressed,
+            consent_status=consent_status,
+            consent_source=consent_source,
+            where=where,
+            actor=actor,
+            at=now,
+        )
         for row in rows:
             contact = contacts.get(row.email)
             previous = result.touched.get(row.email) or touched.get(row.email)
@@ -471,7 +480,7 @@ def write_batch(
                 consent_status,
                 suppressed=email_hash(row.email) in suppressed,
             )
-            if action == "skip":
+            if action == "skip" or contact is None:
                 reason = (
                     "the contact unsubscribed"
                     if contact and contact.consent_status == ConsentStatus.UNSUBSCRIBED
@@ -480,15 +489,9 @@ def write_batch(
                 result.skipped.append((row.number, reason))
                 continue
             outcome = "unchanged"
-            if contact is None:
-                defaults = {"source": "CSV import", **row.profile}
-                contact, created = get_or_create_contact(row.email, **defaults)
-                if created:
-                    outcome = "created"
-                elif apply_profile(contact, row.profile):
-                    contact.save()
-                    outcome = "updated"
-                contacts[row.email] = contact
+            if row.email in fresh:
+                fresh.discard(row.email)  # its first row: the contact was created from it
+                outcome = "created"
             else:
                 changed = apply_profile(contact, row.profile)
                 if changed:
@@ -507,6 +510,68 @@ def write_batch(
                     outcome = "updated"
             _count(result, row, outcome, previous)
     return result
+
+
+def _create_contacts(
+    rows: Sequence[ImportRow],
+    contacts: dict[str, Contact],
+    suppressed: set[str],
+    *,
+    consent_status: str,
+    consent_source: str,
+    where: str,
+    actor: Any,
+    at: dt.datetime,
+) -> set[str]:
+    """Create the batch's new contacts in two statements, with the consent granted.
+
+    Row by row, a new contact cost six statements; a list of thousands took minutes.
+    Returns the emails created; ``contacts`` gains them.
+    """
+    from ..signals import consent_changed
+
+    first_rows: dict[str, ImportRow] = {}
+    for row in rows:
+        if row.email in contacts or row.email in first_rows:
+            continue
+        if consent_status in _GRANTING and email_hash(row.email) in suppressed:
+            continue  # skipped and reported by the caller
+        first_rows[row.email] = row
+    if not first_rows:
+        return set()
+    grant = consent_status in _GRANTING
+    new = []
+    for email, row in first_rows.items():
+        contact = Contact(email=email, email_hash=email_hash(email), source="CSV import")
+        apply_profile(contact, row.profile)
+        if grant:
+            contact.consent_status = consent_status
+            contact.consent_source = consent_source
+            contact.consent_where = where
+            contact.consent_at = at
+        new.append(contact)
+    created = Contact.objects.bulk_create(new)
+    contacts.update((contact.email, contact) for contact in created)
+    if grant:
+        changes = ConsentChange.objects.bulk_create(
+            ConsentChange(
+                contact=contact,
+                status=consent_status,
+                previous_status=ConsentStatus.NONE,
+                source=consent_source,
+                where=where,
+                occurred_at=at,
+                actor=actor if getattr(actor, "pk", None) else None,
+            )
+            for contact in created
+        )
+
+        def announce() -> None:
+            for change in changes:
+                consent_changed.send(sender=Contact, contact=change.contact, change=change)
+
+        transaction.on_commit(announce)
+    return set(first_rows)
 
 
 def _count(
