@@ -36,6 +36,31 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_BATCH_SIZE": 500,
     "IMPORT_MAX_ROWS": 200_000,
     "IMPORT_MAX_FILE_BYTES": 50 * 1024 * 1024,
+    # Sending
+    "BASE_URL": None,  # absolute URL of the site for links in email; None: WAGTAILADMIN_BASE_URL
+    "FROM_EMAIL": None,  # None: settings.DEFAULT_FROM_EMAIL
+    "REPLY_TO": None,  # a real person's address; None: no Reply-To header
+    "LIST_ID": None,  # e.g. "Oak & Thread news <news.shop.example>"; None: built from BASE_URL
+    "UNSUBSCRIBE_MAILTO": None,  # an address for mailto: List-Unsubscribe; None: https only
+    "TOPICS": {"offers": "Offers and sales", "news": "News and new products"},
+    "FREQUENCY_CAP": {"max_messages": 3, "window_hours": 168, "min_gap_hours": 16},
+    "QUIET_HOURS": {"start": 21, "end": 8},  # local hours; None switches quiet hours off
+    "SEND_BATCH_SIZE": 50,
+    "LEASE_SECONDS": 300,
+    "MAX_SEND_ATTEMPTS": 5,
+    "RETRY_BACKOFF_SECONDS": 60,
+    "RATE_LIMIT_PER_SECOND": None,  # per email backend; None: unlimited
+    "KILL_SWITCH": {
+        "window_hours": 24,
+        "min_sent": 100,
+        "bounce_rate": 0.05,
+        "complaint_rate": 0.003,
+    },
+    # Templates
+    "MAX_TEMPLATE_BYTES": 200_000,
+    "MAX_RENDERED_BYTES": 500_000,
+    "MAX_LOOP_ITEMS": 1000,
+    "RECENT_EVENTS_IN_CONTEXT": 20,
 }
 
 

@@ -1,12 +1,18 @@
 from .contacts import ConsentChange, ConsentStatus, Contact, ErasureRecord, Suppression
 from .events import Event
 from .imports import ContactImport
+from .messages import EmailTemplate, MessageKind, OutboxMessage, OutboxStatus, SentContent
 
 __all__ = [
     "ConsentChange",
     "ConsentStatus",
     "Contact",
     "ContactImport",
+    "EmailTemplate",
+    "MessageKind",
+    "OutboxMessage",
+    "OutboxStatus",
+    "SentContent",
     "ErasureRecord",
     "Event",
     "Suppression",

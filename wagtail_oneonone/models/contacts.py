@@ -19,6 +19,12 @@ class ConsentStatus(models.TextChoices):
     UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
 
 
+class EmailFrequency(models.TextChoices):
+    NORMAL = "normal", _("Every email we think you will like")
+    WEEKLY = "weekly", _("At most one a week")
+    MONTHLY = "monthly", _("At most one a month")
+
+
 class ContactQuerySet(models.QuerySet["Contact"]):
     def subscribed(self) -> ContactQuerySet:
         return self.filter(consent_status=ConsentStatus.SUBSCRIBED)
@@ -83,6 +89,17 @@ class Contact(models.Model):
     consent_where = models.CharField(
         _("consent recorded where"), max_length=500, blank=True, help_text=_("URL, IP or form")
     )
+    email_frequency = models.CharField(
+        _("email frequency"),
+        max_length=16,
+        choices=EmailFrequency.choices,
+        default=EmailFrequency.NORMAL,
+        help_text=_("Chosen by the contact in the preference centre."),
+    )
+    topics_opted_out = models.JSONField(
+        _("topics opted out of"), default=list, blank=True, help_text=_("Topic keys")
+    )
+    paused_until = models.DateTimeField(_("marketing paused until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
