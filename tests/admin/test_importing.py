@@ -419,8 +419,9 @@ def test_new_contacts_are_created_in_bulk_with_audited_consent_and_signals(
         for q in queries.captured_queries
         if q["sql"].startswith("INSERT") and "contactimport" not in q["sql"].split()[2]
     ]
-    # One statement for the contacts, one for their consent changes.
-    assert inserts == ['"wagtail_oneonone_contact"', '"wagtail_oneonone_consentchange"']
+    # Bulk statements (SQLite caps the parameters of one, so a few), not one per row.
+    assert set(inserts) == {'"wagtail_oneonone_contact"', '"wagtail_oneonone_consentchange"'}
+    assert len(inserts) <= 4
     assert (
         ConsentChange.objects.filter(source="Shop sign-up form", status="subscribed").count() == 50
     )
