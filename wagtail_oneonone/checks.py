@@ -64,6 +64,54 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 @register()
+def check_queue(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse django-q2 settings that would run a task twice or forever."""
+    from django.apps import apps
+    from django.conf import settings
+
+    if not apps.is_installed("django_q"):
+        return [
+            Error(
+                "django_q is not in INSTALLED_APPS: nothing would send the outbox.",
+                hint='Add "django_q" and run `manage.py qcluster`.',
+                id="wagtail_oneonone.E010",
+            )
+        ]
+    conf = getattr(settings, "Q_CLUSTER", {}) or {}
+    if conf.get("sync"):
+        return []
+    messages: list[CheckMessage] = []
+    timeout, retry = conf.get("timeout"), conf.get("retry", 60)
+    if timeout is None or retry is None or retry <= timeout:
+        messages.append(
+            Error(
+                f"Q_CLUSTER's retry ({retry}) must be larger than its timeout ({timeout}): "
+                "otherwise the broker hands a running task to a second worker.",
+                hint='For example "timeout": 300, "retry": 360.',
+                id="wagtail_oneonone.E011",
+            )
+        )
+    if not conf.get("max_attempts"):
+        messages.append(
+            Error(
+                "Q_CLUSTER's max_attempts is unset or 0, which retries a failing task forever.",
+                hint='Set "max_attempts": 3 (the outbox retries sends itself).',
+                id="wagtail_oneonone.E012",
+            )
+        )
+    if conf.get("catch_up", True):
+        messages.append(
+            Error(
+                "Q_CLUSTER's catch_up is on (the default): after downtime every missed run of "
+                "a schedule is replayed.",
+                hint='Set "catch_up": False.',
+                id="wagtail_oneonone.E013",
+            )
+        )
+    return messages
+
+
+@register()
 def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     from django.conf import settings
 

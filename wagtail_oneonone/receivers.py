@@ -60,7 +60,33 @@ def on_user_logged_out(sender: Any, request: Any, **kwargs: Any) -> None:
         forget_contact(request)
 
 
+def on_messages_queued(sender: Any, **kwargs: Any) -> None:
+    from .tasks import wake_dispatcher
+
+    try:
+        wake_dispatcher()
+    except Exception:  # the every-minute schedule will pick the messages up anyway
+        logger.exception("Could not wake the dispatcher")
+
+
+def on_post_migrate(sender: Any, **kwargs: Any) -> None:
+    """Install the dispatch schedule once our tables and django_q's exist."""
+    if getattr(sender, "label", None) != "wagtail_oneonone":
+        return
+    from django.apps import apps
+
+    if not apps.is_installed("django_q"):
+        return
+    from .tasks import ensure_schedules
+
+    ensure_schedules()
+
+
 def connect() -> None:
+    from django.db.models.signals import post_migrate
+
+    signals.messages_queued.connect(on_messages_queued, dispatch_uid="oneonone_wake")
+    post_migrate.connect(on_post_migrate, dispatch_uid="oneonone_schedules")
     signals.track_event.connect(on_track_event, dispatch_uid="oneonone_track_event")
     signals.identify_contact.connect(on_identify_contact, dispatch_uid="oneonone_identify")
     user_logged_in.connect(on_user_logged_in, dispatch_uid="oneonone_user_logged_in")

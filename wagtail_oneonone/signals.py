@@ -20,5 +20,9 @@ identify_contact = Signal()
 #: ``change`` (a ``ConsentChange``).
 consent_changed = Signal()
 
+#: Sent after messages were queued in the outbox and committed (no args). The app's own
+#: receiver wakes the dispatcher.
+messages_queued = Signal()
+
 #: Sent after a contact was erased. args: ``email_hash``, ``record`` (an ``ErasureRecord``).
 contact_erased = Signal()

@@ -1,13 +1,25 @@
 """Queue tasks: the only module that imports django_q.
 
-Tasks take ids and call a service; they are enqueued when the current transaction commits,
-so a worker never looks for a row that is not there yet.
+Tasks take ids (or nothing) and call a service; they are enqueued when the current
+transaction commits, so a worker never looks for a row that is not there yet. They are
+wake-ups: the outbox, not the queue, says what must be sent.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 from django.db import transaction
+from django_q.models import Schedule
 from django_q.tasks import async_task
+
+DISPATCH_TASK = "wagtail_oneonone.tasks.dispatch_outbox"
+DISPATCH_SCHEDULE = "wagtail_oneonone: send due email"
+
+_last_wake = 0.0
+_wake_lock = threading.Lock()
 
 
 def run_contact_import(import_id: int) -> None:
@@ -24,4 +36,41 @@ def enqueue_contact_import(import_id: int) -> None:
             import_id,
             task_name=f"oneonone-contact-import-{import_id}",
         )
+    )
+
+
+def dispatch_outbox() -> dict[str, Any]:
+    """Sweep dead leases and send what is due; returns the counts for the task result."""
+    from dataclasses import asdict
+
+    from .sending.dispatch import dispatch_due
+
+    return asdict(dispatch_due())
+
+
+def wake_dispatcher(debounce_seconds: float = 2.0) -> None:
+    """Ask a worker to dispatch now rather than at the next scheduled minute.
+
+    Queuing a campaign announces many messages; one wake-up every few seconds per process
+    is plenty, since each dispatch drains everything that is due.
+    """
+    global _last_wake
+    with _wake_lock:
+        now = time.monotonic()
+        if now - _last_wake < debounce_seconds:
+            return
+        _last_wake = now
+    async_task(DISPATCH_TASK, task_name="oneonone-dispatch-wake", group="oneonone-dispatch")
+
+
+def ensure_schedules() -> None:
+    """Create or update the every-minute dispatch schedule (idempotent)."""
+    Schedule.objects.update_or_create(
+        name=DISPATCH_SCHEDULE,
+        defaults={
+            "func": DISPATCH_TASK,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
     )

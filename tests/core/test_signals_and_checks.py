@@ -58,3 +58,25 @@ def test_middleware_checks() -> None:
     assert "wagtail_oneonone.W001" in _ids(MIDDLEWARE=without)
     misplaced = ["wagtail_oneonone.middleware.VisitorMiddleware", *without]
     assert "wagtail_oneonone.E006" in _ids(MIDDLEWARE=misplaced)
+
+
+GOOD_QUEUE = {"orm": "default", "timeout": 300, "retry": 360, "max_attempts": 3, "catch_up": False}
+
+
+@pytest.mark.parametrize(
+    ("change", "check_id"),
+    [
+        ({"retry": 300}, "wagtail_oneonone.E011"),
+        ({"timeout": None}, "wagtail_oneonone.E011"),
+        ({"max_attempts": 0}, "wagtail_oneonone.E012"),
+        ({"catch_up": True}, "wagtail_oneonone.E013"),
+    ],
+)
+def test_queue_settings_that_rerun_tasks_are_refused(change: dict, check_id: str) -> None:
+    assert _ids(Q_CLUSTER=GOOD_QUEUE) == []
+    assert check_id in _ids(Q_CLUSTER={**GOOD_QUEUE, **change})
+
+
+def test_queue_defaults_are_refused() -> None:
+    ids = _ids(Q_CLUSTER={"orm": "default"})
+    assert {"wagtail_oneonone.E011", "wagtail_oneonone.E012", "wagtail_oneonone.E013"} <= set(ids)

@@ -9,11 +9,11 @@ __all__ = [
     "Contact",
     "ContactImport",
     "EmailTemplate",
+    "ErasureRecord",
+    "Event",
     "MessageKind",
     "OutboxMessage",
     "OutboxStatus",
     "SentContent",
-    "ErasureRecord",
-    "Event",
     "Suppression",
 ]

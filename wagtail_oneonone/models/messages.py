@@ -93,6 +93,9 @@ class OutboxMessage(models.Model):
     scheduled_at = models.DateTimeField()
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
+    # Set, and committed, just before the message goes to the email backend: a lease that
+    # expires with it set means the outcome is unknown, and the message is not resent.
+    handed_off_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     skip_reason = models.CharField(max_length=200, blank=True)

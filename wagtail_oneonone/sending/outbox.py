@@ -1,0 +1,256 @@
+"""The outbox state machine: queue, claim with a lease, and record each outcome.
+
+queued → claimed (lease) → sent | failed | skipped | unknown; a claimed message whose lease
+expires goes back to queued if it never reached the backend, and to unknown if it may have.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..conf import app_settings
+from ..models import Contact, Event, OutboxMessage, OutboxStatus
+from ..signals import messages_queued
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """One message to queue (see :func:`queue_messages`)."""
+
+    contact_id: int
+    source_type: str
+    source_id: str
+    kind: str
+    occurrence: str = ""
+    scheduled_at: dt.datetime | None = None
+    trigger_event_id: int | None = None
+    context: dict[str, Any] | None = None
+
+
+def idempotency_key(source_type: str, source_id: str, contact_id: int, occurrence: str) -> str:
+    """Contact + source + occurrence: the same intended email always gets the same key."""
+    return f"{source_type}:{source_id}:{contact_id}:{occurrence}"[:255]
+
+
+def queue_message(
+    contact: Contact,
+    *,
+    source_type: str,
+    source_id: str | int,
+    kind: str,
+    occurrence: str = "",
+    scheduled_at: dt.datetime | None = None,
+    trigger_event: Event | None = None,
+    context: dict[str, Any] | None = None,
+) -> tuple[OutboxMessage, bool]:
+    """Queue one email; returns (message, created). Queuing the same one twice is a no-op."""
+    key = idempotency_key(source_type, str(source_id), contact.pk, occurrence)
+    existing = OutboxMessage.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            message = OutboxMessage.objects.create(
+                contact=contact,
+                source_type=source_type,
+                source_id=str(source_id),
+                idempotency_key=key,
+                kind=kind,
+                scheduled_at=scheduled_at or timezone.now(),
+                trigger_event=trigger_event,
+                context=context or {},
+            )
+    except IntegrityError:
+        return OutboxMessage.objects.get(idempotency_key=key), False
+    _announce()
+    return message, True
+
+
+def queue_messages(messages: Iterable[QueuedMessage], *, batch_size: int = 1000) -> int:
+    """Queue many emails in bulk; duplicates of earlier ones are ignored. Returns the count."""
+    now = timezone.now()
+    created = 0
+    batch: list[OutboxMessage] = []
+
+    def flush() -> int:
+        if not batch:
+            return 0
+        keys = [row.idempotency_key for row in batch]
+        before = set(
+            OutboxMessage.objects.filter(idempotency_key__in=keys).values_list(
+                "idempotency_key", flat=True
+            )
+        )
+        OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
+        count = len(set(keys) - before)
+        batch.clear()
+        return count
+
+    for item in messages:
+        batch.append(
+            OutboxMessage(
+                contact_id=item.contact_id,
+                source_type=item.source_type,
+                source_id=item.source_id,
+                idempotency_key=idempotency_key(
+                    item.source_type, item.source_id, item.contact_id, item.occurrence
+                ),
+                kind=item.kind,
+                scheduled_at=item.scheduled_at or now,
+                trigger_event_id=item.trigger_event_id,
+                context=item.context or {},
+            )
+        )
+        if len(batch) >= batch_size:
+            created += flush()
+    created += flush()
+    if created:
+        _announce()
+    return created
+
+
+def _announce() -> None:
+    # Receivers (tasks) wake the dispatcher once the rows are committed.
+    transaction.on_commit(lambda: messages_queued.send(sender=OutboxMessage))
+
+
+def claim_due_messages(
+    now: dt.datetime, *, limit: int, worker: str, kinds: Sequence[str] | None = None
+) -> list[int]:
+    """Claim up to ``limit`` due messages for ``worker`` under a lease; returns their ids.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so workers never wait for or share a row.
+    SQLite has one writer at a time; the conditional update below keeps a row from being
+    claimed twice even so (use ``"transaction_mode": "IMMEDIATE"`` in its OPTIONS).
+    """
+    token = f"{worker}:{uuid.uuid4().hex[:12]}"[:100]
+    lease = now + dt.timedelta(seconds=int(app_settings.LEASE_SECONDS))
+    with transaction.atomic():
+        due = OutboxMessage.objects.due(now)
+        if kinds is not None:
+            due = due.filter(kind__in=kinds)
+        ids = list(
+            due.order_by("scheduled_at", "id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        OutboxMessage.objects.filter(id__in=ids, status=OutboxStatus.QUEUED).update(
+            status=OutboxStatus.CLAIMED,
+            claimed_by=token,
+            lease_expires_at=lease,
+            handed_off_at=None,
+        )
+        return list(
+            OutboxMessage.objects.filter(id__in=ids, claimed_by=token)
+            .order_by("scheduled_at", "id")
+            .values_list("id", flat=True)
+        )
+
+
+def _finish(message_id: int, worker_token: str, **fields: Any) -> bool:
+    """Record an outcome, only if this worker still holds the claim."""
+    return bool(
+        OutboxMessage.objects.filter(
+            pk=message_id, status=OutboxStatus.CLAIMED, claimed_by=worker_token
+        ).update(lease_expires_at=None, **fields)
+    )
+
+
+def mark_handed_off(message: OutboxMessage, now: dt.datetime) -> bool:
+    """Commit that the message is about to reach the backend; False if the claim was lost."""
+    updated = OutboxMessage.objects.filter(
+        pk=message.pk, status=OutboxStatus.CLAIMED, claimed_by=message.claimed_by
+    ).update(handed_off_at=now, attempts=F("attempts") + 1)
+    message.handed_off_at = now
+    message.attempts += 1
+    return bool(updated)
+
+
+def mark_sent(
+    message: OutboxMessage,
+    *,
+    now: dt.datetime,
+    esp_message_id: str,
+    message_id_header: str,
+    subject: str,
+) -> bool:
+    return _finish(
+        message.pk,
+        message.claimed_by,
+        status=OutboxStatus.SENT,
+        sent_at=now,
+        esp_message_id=esp_message_id[:255],
+        message_id_header=message_id_header[:255],
+        subject=subject[:998],
+        last_error="",
+    )
+
+
+def mark_skipped(message: OutboxMessage, reason: str) -> bool:
+    return _finish(
+        message.pk, message.claimed_by, status=OutboxStatus.SKIPPED, skip_reason=reason[:200]
+    )
+
+
+def mark_failed(message: OutboxMessage, error: str, *, subject: str = "") -> bool:
+    fields: dict[str, Any] = {"status": OutboxStatus.FAILED, "last_error": error[:10_000]}
+    if subject:
+        fields["subject"] = subject[:998]
+    return _finish(message.pk, message.claimed_by, **fields)
+
+
+def mark_deferred(message: OutboxMessage, until: dt.datetime, reason: str = "") -> bool:
+    """Back to the queue for later (quiet hours); no attempt is counted."""
+    return _finish(
+        message.pk,
+        message.claimed_by,
+        status=OutboxStatus.QUEUED,
+        scheduled_at=until,
+        claimed_by="",
+        handed_off_at=None,
+        skip_reason=reason[:200],
+    )
+
+
+def mark_for_retry(message: OutboxMessage, error: str, *, now: dt.datetime) -> bool:
+    """A transient failure: retry with exponential backoff, or fail after the last attempt."""
+    if message.attempts >= int(app_settings.MAX_SEND_ATTEMPTS):
+        return mark_failed(message, f"gave up after {message.attempts} attempts: {error}")
+    delay = int(app_settings.RETRY_BACKOFF_SECONDS) * 2 ** max(0, message.attempts - 1)
+    return _finish(
+        message.pk,
+        message.claimed_by,
+        status=OutboxStatus.QUEUED,
+        scheduled_at=now + dt.timedelta(seconds=delay),
+        claimed_by="",
+        handed_off_at=None,
+        last_error=error[:10_000],
+    )
+
+
+def sweep_expired_leases(now: dt.datetime) -> tuple[int, int]:
+    """Reclaim leases of dead workers: (requeued, marked unknown).
+
+    A message that never reached the backend is queued again; one that may have reached it
+    is marked unknown and never resent blindly.
+    """
+    expired = OutboxMessage.objects.expired_leases(now)
+    unknown = expired.filter(handed_off_at__isnull=False).update(
+        status=OutboxStatus.UNKNOWN,
+        lease_expires_at=None,
+        last_error="the worker stopped after handing the message to the email backend",
+    )
+    requeued = expired.filter(handed_off_at__isnull=True).update(
+        status=OutboxStatus.QUEUED, lease_expires_at=None, claimed_by=""
+    )
+    return requeued, unknown
