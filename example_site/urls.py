@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("django-admin/", admin.site.urls),
     path("documents/", include(wagtaildocs_urls)),
     path("shop/", include("example_site.shop.urls")),
+    path("email/", include("wagtail_oneonone.urls")),
 ]
 
 if settings.DEBUG:

@@ -6,5 +6,6 @@ from wagtail.admin import urls as wagtailadmin_urls
 urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     *([path("shop/", include("example_site.shop.urls"))] if settings.WITH_SHOP else []),
+    path("email/", include("wagtail_oneonone.urls")),
     path("", include(wagtail_urls)),
 ]

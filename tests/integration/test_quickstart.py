@@ -179,14 +179,13 @@ def append_settings(settings: str) -> str:
     return settings + "\n\n" + block_titled("mysite/settings/base.py (append)")
 
 
-def check_urls_step(urls: str) -> None:
-    """Step 4 says there is nothing to add; true only while the app has no urls.py."""
-    assert "include(wagtail_urls)" in urls
-    if (REPO / "wagtail_oneonone" / "urls.py").exists():
-        assert "wagtail_oneonone.urls" in QUICKSTART.read_text(), (
-            "wagtail_oneonone now has a urls.py: update step 4 of docs/quickstart.md "
-            "(and apply it here)"
-        )
+def add_urls(urls: str) -> str:
+    """Step 4: the page's line goes into the first list, after the admin's."""
+    block = block_titled("mysite/urls.py", "wagtail_oneonone.urls")
+    [line] = [text for text in block.splitlines() if "wagtail_oneonone.urls" in text]
+    anchor = 'path("admin/", include(wagtailadmin_urls)),'
+    assert anchor in urls and urls.index(anchor) < urls.index("include(wagtail_urls)")
+    return urls.replace(anchor, f"{anchor}\n{line}", 1)
 
 
 ADMIN_CHECK = """
@@ -203,12 +202,16 @@ home = client.get("/admin/").content.decode()
 listing = client.get(reverse("oneonone_contact:index"))
 contact = Contact.objects.get(email="EMAIL")
 page = client.get(reverse("oneonone_contact:inspect", args=[contact.pk]))
+from wagtail_oneonone.tracking.tokens import make_token
+token = make_token(contact.pk, "unsubscribe")
+unsubscribe = Client().get(reverse("wagtail_oneonone:unsubscribe", args=[token]))
 print(json.dumps({
     "menu": "One-to-one" in home and "Contacts" in home,
     "list": listing.status_code,
     "listed": "EMAIL" in listing.content.decode(),
     "contact_page": page.status_code,
     "order_in_timeline": "Placed an order" in page.content.decode(),
+    "unsubscribe_page": unsubscribe.status_code,
 }))
 """
 
@@ -230,7 +233,8 @@ def test_quickstart_on_a_fresh_wagtail_site(tmp_path: Path) -> None:
     settings = settings_file.read_text()
     settings = append_settings(add_middleware(add_installed_apps(settings)))
     settings_file.write_text(settings)
-    check_urls_step((site / "mysite" / "urls.py").read_text())
+    urls_file = site / "mysite" / "urls.py"
+    urls_file.write_text(add_urls(urls_file.read_text()))
 
     commands = shell_commands()
     assert "python manage.py migrate" in commands
@@ -328,6 +332,7 @@ def test_quickstart_on_a_fresh_wagtail_site(tmp_path: Path) -> None:
         "listed": True,
         "contact_page": 200,
         "order_in_timeline": True,
+        "unsubscribe_page": 200,
     }, admin
 
     assert time.monotonic() - started < 120, "the quick start test should take under 2 minutes"
