@@ -1,0 +1,78 @@
+"""Message sources: what an outbox row's ``source_type`` names, and how to get its content.
+
+Campaigns and flow steps register their own sources later; this module ships the
+``template`` source (an :class:`EmailTemplate` sent to one contact: test sends, receipts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..models import EmailTemplate, MessageKind, OutboxMessage
+from ..rendering.render import TemplateSource
+
+
+@dataclass(frozen=True)
+class SourceContent:
+    """Everything a source says about a message besides the contact's own data."""
+
+    template: TemplateSource
+    kind: str
+    topic: str = ""
+    from_email: str = ""
+    reply_to: str = ""
+
+
+class SourceGone(Exception):
+    """The source no longer exists or no longer sends (a cancelled campaign, an exited flow)."""
+
+
+class MessageSource(Protocol):
+    def content(self, message: OutboxMessage) -> SourceContent:
+        """The content to render; raises :class:`SourceGone` if there is none any more."""
+        ...
+
+
+class TemplateMessageSource:
+    """``source_id`` is an EmailTemplate's id."""
+
+    def content(self, message: OutboxMessage) -> SourceContent:
+        template = EmailTemplate.objects.filter(pk=message.source_id).first()
+        if template is None:
+            raise SourceGone(f"email template {message.source_id} was deleted")
+        return content_of(template)
+
+
+def content_of(template: EmailTemplate) -> SourceContent:
+    return SourceContent(
+        template=TemplateSource(
+            key=f"template:{template.pk}",
+            revision=template.revision,
+            subject=template.subject,
+            preheader=template.preheader,
+            html=template.html_body,
+            text=template.text_body,
+        ),
+        kind=template.kind or MessageKind.MARKETING,
+        topic=template.topic,
+        from_email=template.from_email,
+        reply_to=template.reply_to,
+    )
+
+
+_sources: dict[str, MessageSource] = {"template": TemplateMessageSource()}
+
+
+def register_source(source_type: str, source: MessageSource) -> None:
+    """Make ``source_type`` sendable; its outbox rows get their content from ``source``."""
+    if not source_type or len(source_type) > 32:
+        raise ValueError(f"source types are 1-32 characters: {source_type!r}")
+    _sources[source_type] = source
+
+
+def get_source(source_type: str) -> MessageSource:
+    try:
+        return _sources[source_type]
+    except KeyError:
+        raise SourceGone(f"no source is registered for {source_type!r}") from None
