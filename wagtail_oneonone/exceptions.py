@@ -32,3 +32,14 @@ class UnknownEventType(EventValidationError):
             "Register custom types with wagtail_oneonone.register_event_type().",
         )
         self.name = name
+
+
+class TemplateRenderError(OneOnOneError):
+    """A template part failed to compile or render; ``message`` says why and where."""
+
+    def __init__(self, part: str, message: str, line: int | None = None) -> None:
+        self.part = part
+        self.line = line
+        self.detail = message
+        self.message = f"line {line}: {message}" if line else message
+        super().__init__(f"{part}: {self.message}")

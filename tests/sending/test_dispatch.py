@@ -176,3 +176,32 @@ def test_queueing_wakes_the_dispatcher_on_commit(
         queue(subscribed("jay@example.com"), template)
     # Q_CLUSTER is in sync mode for tests: the wake-up ran the dispatcher already.
     assert [email.to for email in anymail_backend.outbox] == [["jay@example.com"]]
+
+
+def test_a_test_send_goes_to_the_tester_rendered_as_the_contact(
+    sending_settings: Any, anymail_backend: Any, template: EmailTemplate, client: Any
+) -> None:
+    from wagtail_oneonone.contacts.services import suppress
+    from wagtail_oneonone.models import Contact
+    from wagtail_oneonone.sending.test_sends import send_test
+
+    # Even an unsubscribed, suppressed contact can be previewed this way.
+    pia = Contact.objects.create(email="pia@example.com", first_name="Pia")
+    suppress(pia.email, "complaint")
+    message = send_test(template, as_contact=pia, to_email="Staff@Shop.example")
+    assert dispatch_due().sent == 1
+    [email] = anymail_backend.outbox
+    assert email.to == ["staff@shop.example"]
+    assert email.subject == "[Test] Hi Pia"
+    assert "List-Unsubscribe" not in email.extra_headers
+    assert email.extra_headers["X-OneOnOne-Test"] == f"rendered for contact {pia.pk}"
+    # The unsubscribe link in a test does nothing to the contact.
+    html = email.alternatives[0][0]
+    link = html.split('href="', 2)[1].split('"', 1)[0]
+    assert "test-send" in link
+    path = link.removeprefix("https://shop.example")
+    assert client.post(path).status_code == 400
+    pia.refresh_from_db()
+    assert pia.consent_status == "none"
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.SENT

@@ -23,7 +23,7 @@ from jinja2 import Template
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
 from ..conf import app_settings
-from ..exceptions import OneOnOneError
+from ..exceptions import TemplateRenderError
 from .environment import RENDER_TIME_LIMIT, current_budget, get_environment, render_budget
 
 PARTS = ("subject", "preheader", "html", "text")
@@ -63,17 +63,6 @@ class RenderedEmail:
     preheader: str
     html: str  # a whole document, the preview text hidden right after <body>
     text: str
-
-
-class TemplateRenderError(OneOnOneError):
-    """A template part failed to compile or render; ``message`` says why and where."""
-
-    def __init__(self, part: str, message: str, line: int | None = None) -> None:
-        self.part = part
-        self.line = line
-        self.detail = message
-        self.message = f"line {line}: {message}" if line else message
-        super().__init__(f"{part}: {self.message}")
 
 
 def render_email(source: TemplateSource, context: Mapping[str, Any]) -> RenderedEmail:

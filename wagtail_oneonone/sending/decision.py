@@ -132,6 +132,8 @@ def decide(
     """Decide for one claimed message; ``source_problem`` says the source is no longer valid."""
     if source_problem:
         return skip(source_problem)
+    if message.source_type == "test":
+        return send()  # goes to the staff member who asked, not to the contact
     suppression = _suppression_reason(contact)
     if message.kind == MessageKind.TRANSACTIONAL:
         # Receipts go to everyone who can receive them; only a dead address stops them.

@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.mail import get_connection
+from django.urls import reverse
 from django.utils import timezone
 
 from ..conf import app_settings
 from ..contacts.services import suppress
+from ..exceptions import TemplateRenderError
 from ..models import MessageKind, OutboxMessage, SentContent
 from ..rendering.context import build_context
-from ..rendering.render import RenderedEmail, TemplateRenderError, render_email
-from ..tracking.links import preferences_url, unsubscribe_url
+from ..rendering.render import RenderedEmail, render_email
+from ..tracking.links import preferences_url, site_base_url, unsubscribe_url
 from . import outbox
 from .decision import DEFER, SKIP, decide
 from .failures import classify_failure
@@ -142,16 +144,28 @@ class _Link:
 
 def _render(message: OutboxMessage, content: Any) -> RenderedEmail:
     contact = message.contact
-    extra = {
-        **(message.context or {}),
-        "unsubscribe_url": unsubscribe_url(contact.pk, message.pk),
-        "preferences_url": preferences_url(contact.pk, message.pk),
-    }
+    if message.source_type == "test":
+        # A tester clicking these must not unsubscribe the real contact.
+        links = {
+            "unsubscribe_url": test_link("unsubscribe"),
+            "preferences_url": test_link("preferences"),
+        }
+    else:
+        links = {
+            "unsubscribe_url": unsubscribe_url(contact.pk, message.pk),
+            "preferences_url": preferences_url(contact.pk, message.pk),
+        }
+    extra = {**(message.context or {}), **links}
     context = build_context(contact, trigger_event=message.trigger_event, extra=extra)
     rendered = render_email(content.template, context)
     if message.kind == MessageKind.MARKETING:
         rendered = ensure_unsubscribe_link(rendered, extra["unsubscribe_url"])
     return rendered
+
+
+def test_link(purpose: str) -> str:
+    """A link of the right shape that does nothing (the page says the link is not valid)."""
+    return f"{site_base_url()}{reverse(f'wagtail_oneonone:{purpose}', args=['test-send'])}"
 
 
 def ensure_unsubscribe_link(rendered: RenderedEmail, url: str) -> RenderedEmail:

@@ -48,11 +48,15 @@ def build_email(
         headers.update(list_unsubscribe_headers(contact.pk, message.pk))
         headers["List-Id"] = list_id()
         headers["Precedence"] = "bulk"
+    to = recipient(contact)
+    if message.source_type == "test":
+        to = str((message.context or {}).get("deliver_to") or "")
+        headers["X-OneOnOne-Test"] = f"rendered for contact {contact.pk}"
     email = AnymailMessage(
         subject=rendered.subject,
         body=rendered.text,
         from_email=from_email,
-        to=[recipient(contact)],
+        to=[to],
         reply_to=[reply_to] if reply_to else None,
         headers=headers,
         metadata={"outbox_id": str(message.pk), "contact_id": str(contact.pk)},

@@ -6,7 +6,7 @@ Campaigns and flow steps register their own sources later; this module ships the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ..models import EmailTemplate, MessageKind, OutboxMessage
@@ -61,7 +61,23 @@ def content_of(template: EmailTemplate) -> SourceContent:
     )
 
 
-_sources: dict[str, MessageSource] = {"template": TemplateMessageSource()}
+#: Test sends: a template rendered for one contact and delivered to a staff address.
+TEST_SOURCE = "test"
+
+
+class TestSendSource:
+    """``source_id`` is an EmailTemplate's id; the subject says it is a test."""
+
+    def content(self, message: OutboxMessage) -> SourceContent:
+        content = TemplateMessageSource().content(message)
+        template = replace(content.template, subject=f"[Test] {content.template.subject}")
+        return replace(content, template=template, kind=MessageKind.TRANSACTIONAL, topic="")
+
+
+_sources: dict[str, MessageSource] = {
+    "template": TemplateMessageSource(),
+    TEST_SOURCE: TestSendSource(),
+}
 
 
 def register_source(source_type: str, source: MessageSource) -> None:
