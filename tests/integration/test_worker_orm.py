@@ -1,0 +1,106 @@
+"""A real ``qcluster`` on the ORM broker sends a queued batch once each, and only once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+CREATE = """
+from wagtail_oneonone.models import Contact, EmailTemplate
+EmailTemplate.objects.create(
+    name="Hello", subject="Hi {{ contact.first_name|default('there', true) }}",
+    html_body="<p>Hello {{ contact.first_name }}</p>",
+)
+Contact.objects.bulk_create(
+    Contact(email=f"w{i}@example.com", email_hash=str(i), first_name=f"W{i}",
+            consent_status="subscribed")
+    for i in range(COUNT)
+)
+"""
+
+QUEUE = """
+from wagtail_oneonone.models import Contact, EmailTemplate
+from wagtail_oneonone.sending.outbox import QueuedMessage, queue_messages
+template = EmailTemplate.objects.get()
+print(queue_messages(
+    QueuedMessage(c.pk, "template", str(template.pk), "marketing") for c in Contact.objects.all()
+))
+"""
+
+STATUS = """
+import json
+from django.db.models import Count
+from wagtail_oneonone.models import OutboxMessage
+print(json.dumps(dict(OutboxMessage.objects.values_list("status").annotate(n=Count("id")))))
+"""
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    return lines[-1] if lines else ""  # after the shell's "objects imported" notice
+
+
+def test_a_real_worker_sends_every_message_once(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "DJANGO_SETTINGS_MODULE": "tests.integration.worker_settings",
+        "ONEONONE_WORKER_DB": str(tmp_path / "db.sqlite3"),
+        "ONEONONE_RECORD_FILE": str(tmp_path / "sent.tsv"),
+    }
+    count = 300
+    run(env, "migrate", "--noinput", "-v0")
+    run(env, "shell", "-c", CREATE.replace("COUNT", str(count)))
+    assert run(env, "shell", "-c", QUEUE) == str(count)
+    # A replayed schedule queues the same emails again: nothing new.
+    assert run(env, "shell", "-c", QUEUE) == "0"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "django", "qcluster"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        status: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            status = json.loads(run(env, "shell", "-c", STATUS))
+            if set(status) == {"sent"}:
+                break
+            assert worker.poll() is None, worker.communicate()[0]
+            time.sleep(1)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            output = worker.communicate(timeout=20)[0]
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            output = worker.communicate()[0]
+    assert status == {"sent": count}, f"{status}\n{output[-3000:]}"
+    lines = (tmp_path / "sent.tsv").read_text().splitlines()
+    outbox_ids = [line.split("\t")[0] for line in lines]
+    assert len(outbox_ids) == len(set(outbox_ids)) == count, "a message was sent twice"
+    assert "Traceback" not in output, output[-3000:]
