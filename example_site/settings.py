@@ -119,9 +119,10 @@ WAGTAIL_SITE_NAME = "Oak & Thread"
 WAGTAILADMIN_BASE_URL = os.environ.get("ONEONONE_DEMO_BASE_URL", "http://127.0.0.1:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 
-# Email: printed to the console until a real backend (e.g. anymail) is configured.
+# Email: captured, never delivered; the admin's Sent messages show what would have gone.
+# Point ONEONONE_DEMO_EMAIL_BACKEND at SMTP or an anymail backend to really send.
 EMAIL_BACKEND = os.environ.get(
-    "ONEONONE_DEMO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+    "ONEONONE_DEMO_EMAIL_BACKEND", "wagtail_oneonone.backends.CaptureEmailBackend"
 )
 DEFAULT_FROM_EMAIL = "Oak & Thread <hello@example.com>"
 
@@ -142,6 +143,7 @@ Q_CLUSTER = {
 WAGTAIL_ONEONONE = {
     "DEFAULT_CURRENCY": "GBP",
     "DEFAULT_TIME_ZONE": "Europe/London",
+    "REPLY_TO": "Jo at Oak & Thread <jo@example.com>",
 }
 
 LOGGING = {

@@ -205,3 +205,14 @@ def test_a_test_send_goes_to_the_tester_rendered_as_the_contact(
     assert pia.consent_status == "none"
     message.refresh_from_db()
     assert message.status == OutboxStatus.SENT
+
+
+def test_the_demo_backend_keeps_what_was_sent_for_the_admin(
+    sending_settings: Any, template: EmailTemplate
+) -> None:
+    sending_settings.EMAIL_BACKEND = "wagtail_oneonone.backends.CaptureEmailBackend"
+    message = queue(subscribed("ola@example.com", first_name="Ola"), template)
+    assert dispatch_due().sent == 1
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.SENT
+    assert "Hello Ola" in message.content.html
