@@ -79,3 +79,20 @@ def test_load_demo_is_idempotent_and_deterministic() -> None:
 
     assert fingerprint() == first
     assert get_user_model().objects.filter(username="admin").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_demo_email_templates_are_valid_and_personalised() -> None:
+    from example_site.shop.demo.emails import install_email_templates
+    from wagtail_oneonone.models import Contact, EmailTemplate
+    from wagtail_oneonone.rendering import build_context, render_email, validate_template
+    from wagtail_oneonone.sending.sources import content_of
+
+    assert install_email_templates() == 2
+    assert install_email_templates() == 0
+    contact = Contact.objects.create(email="zoe@example.com", first_name="Zoe")
+    for template in EmailTemplate.objects.all():
+        source = content_of(template).template
+        assert [i for i in validate_template(source) if i.severity == "error"] == []
+        rendered = render_email(source, build_context(contact))
+        assert "Zoe" in rendered.subject

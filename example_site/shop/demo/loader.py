@@ -14,10 +14,11 @@ from django.utils import timezone
 from wagtail.images import get_image_model
 from wagtail.models import Collection
 
-from wagtail_oneonone.models import ConsentChange, Contact, Event, Suppression
+from wagtail_oneonone.models import ConsentChange, Contact, EmailTemplate, Event, Suppression
 
 from ..models import Category, HomePage, Order, OrderLine
 from .catalogue import COLLECTION_NAME, build_catalogue, build_page_tree
+from .emails import install_email_templates
 from .history import PERSONAS, HistoryWriter, Shopper
 from .people import REGIONS, make_person
 
@@ -54,6 +55,7 @@ def reset_demo() -> None:
         Event.objects.all().delete()
         Contact.objects.all().delete()
         Suppression.objects.all().delete()
+        EmailTemplate.objects.all().delete()
         Order.objects.all().delete()
         get_user_model().objects.filter(is_staff=False, is_superuser=False).delete()
         for home in HomePage.objects.all():
@@ -96,6 +98,7 @@ def load_demo(
         Order.objects.bulk_create(writer.orders, batch_size=500)
         OrderLine.objects.bulk_create(writer.lines, batch_size=1000)
         Event.objects.bulk_create(writer.events, batch_size=2000)
+        install_email_templates()
     return DemoSummary(
         products=len(catalogue),
         contacts=len(shoppers),
