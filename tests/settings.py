@@ -87,6 +87,7 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(BASE_DIR / "test.sqlite3"),
+            "OPTIONS": {"transaction_mode": "IMMEDIATE"},
             "TEST": {"NAME": ":memory:"},
         }
     }

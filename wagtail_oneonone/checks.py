@@ -112,6 +112,30 @@ def check_queue(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
 
 
 @register()
+def check_sqlite(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """SQLite shared by the site and a worker needs writers to queue, not fail."""
+    from django.conf import settings
+
+    messages: list[CheckMessage] = []
+    for alias, database in getattr(settings, "DATABASES", {}).items():
+        if "sqlite3" not in database.get("ENGINE", ""):
+            continue
+        options = database.get("OPTIONS", {}) or {}
+        if str(options.get("transaction_mode", "")).upper() != "IMMEDIATE":
+            messages.append(
+                Warning(
+                    f"The SQLite database {alias!r} does not use "
+                    '"transaction_mode": "IMMEDIATE": the site and the qcluster worker '
+                    'will fail with "database is locked" when they write at once.',
+                    hint=f'Set DATABASES["{alias}"]["OPTIONS"] = '
+                    '{"transaction_mode": "IMMEDIATE", "timeout": 20}.',
+                    id="wagtail_oneonone.W002",
+                )
+            )
+    return messages
+
+
+@register()
 def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     from django.conf import settings
 

@@ -80,3 +80,15 @@ def test_queue_settings_that_rerun_tasks_are_refused(change: dict, check_id: str
 def test_queue_defaults_are_refused() -> None:
     ids = _ids(Q_CLUSTER={"orm": "default"})
     assert {"wagtail_oneonone.E011", "wagtail_oneonone.E012", "wagtail_oneonone.E013"} <= set(ids)
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_sqlite_without_immediate_transactions_is_warned_about() -> None:
+    from django.conf import settings
+
+    database = {
+        **settings.DATABASES["default"],
+        "ENGINE": "django.db.backends.sqlite3",
+        "OPTIONS": {},
+    }
+    assert "wagtail_oneonone.W002" in _ids(DATABASES={"default": database})
