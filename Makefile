@@ -52,7 +52,7 @@ test-wagtail7: ## The app's suite on Wagtail 7.0 LTS (without the example shop, 
 	@test -x $(W7)/bin/python || $(PYTHON) -m venv $(W7)
 	$(W7)/bin/python -m pip install --quiet --upgrade pip
 	$(W7)/bin/python -m pip install --quiet "wagtail>=7.0,<7.1" -e ".[dev]"
-	ONEONONE_TEST_WITHOUT_SHOP=1 $(W7)/bin/python -m pytest -p no:cacheprovider tests/core tests/admin -m "not browser and not integration"
+	ONEONONE_TEST_WITHOUT_SHOP=1 $(W7)/bin/python -m pytest -p no:cacheprovider -m "not browser and not integration" --ignore=tests/shop --ignore=tests/reliability
 
 benchmarks: $(VENV)/.installed ## Run the benchmarks (prints RESULT lines)
 	$(PY) benchmarks/ingest.py --db both
