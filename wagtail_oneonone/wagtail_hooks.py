@@ -12,15 +12,17 @@ from .admin.log_actions import EXPORT_LOG_ACTION
 from .admin.permissions import (
     ContactImportPermissionPolicy,
     ContactPermissionPolicy,
+    OutboxMessagePermissionPolicy,
     SuppressionPermissionPolicy,
 )
-from .models import Contact, ContactImport, Suppression
+from .models import Contact, ContactImport, OutboxMessage, Suppression
 from .pageviews import record_page_view, should_record
 
 # Registered before any viewset asks the registry, so no fallback policy is created first.
 register_permission_policy(Contact, ContactPermissionPolicy(Contact))
 register_permission_policy(ContactImport, ContactImportPermissionPolicy(ContactImport))
 register_permission_policy(Suppression, SuppressionPermissionPolicy(Suppression))
+register_permission_policy(OutboxMessage, OutboxMessagePermissionPolicy(OutboxMessage))
 
 
 # A positive order runs inside Wagtail's own view-restriction check, so visitors who only

@@ -74,7 +74,19 @@ def browser_settings(settings: Any, tmp_path: Any) -> None:
 
 
 @pytest.fixture
-def superuser(transactional_db: None, django_user_model: Any) -> Any:
+def page_tree(transactional_db: None) -> None:
+    """Transactional tests flush Wagtail's root page; the admin dashboard needs one."""
+    from django.conf import settings
+    from wagtail.models import Locale, Page, Site
+
+    Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
+    if not Page.objects.filter(depth=1).exists():
+        root = Page.add_root(title="Root", slug="root")
+        Site.objects.create(hostname="localhost", root_page=root, is_default_site=True)
+
+
+@pytest.fixture
+def superuser(transactional_db: None, page_tree: None, django_user_model: Any) -> Any:
     return django_user_model.objects.create_superuser("boss", "boss@shop.example", PASSWORD)
 
 

@@ -12,7 +12,7 @@ from django.contrib.auth import get_permission_codename, get_user_model
 from django.db.models import QuerySet
 from wagtail.permission_policies import BasePermissionPolicy, ModelPermissionPolicy
 
-from ..models import Contact
+from ..models import Contact, OutboxMessage
 from .compat import policy_registry
 
 #: Every action on contacts; a user with any of them may see the app's admin.
@@ -64,6 +64,27 @@ class SuppressionPermissionPolicy(BasePermissionPolicy):
         if "view" in actions:
             return contact_policy().users_with_any_permission(CONTACT_ACTIONS)
         return get_user_model()._default_manager.none()
+
+
+class OutboxMessagePermissionPolicy(ModelPermissionPolicy):
+    """Sent messages are a record: only ``view`` is ever granted, superusers included."""
+
+    def user_has_permission(self, user: Any, action: str) -> bool:
+        return action == "view" and bool(super().user_has_permission(user, action))
+
+    def users_with_any_permission(self, actions: Any) -> QuerySet[Any]:
+        if "view" in actions:
+            return super().users_with_any_permission(["view"])
+        return get_user_model()._default_manager.none()
+
+
+def message_policy() -> Any:
+    return policy_registry.get_by_type(OutboxMessage)
+
+
+def user_can_view_contacts(user: Any) -> bool:
+    """Contact data (pages, previews as a contact) is shown to holders of any contact action."""
+    return contact_policy().user_has_any_app_permission(user)
 
 
 def contact_policy() -> ContactPermissionPolicy:

@@ -16,6 +16,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, View
@@ -44,11 +45,12 @@ from . import forms
 from .compat import RegistryPolicyViewMixin, more_button
 from .filters import suppressed_exists
 from .log_actions import EXPORT_LOG_ACTION
-from .permissions import CONTACT_ACTIONS
+from .permissions import CONTACT_ACTIONS, message_policy
 from .timeline import contact_zone, describe_event
 
 ADMIN_CONSENT_WHERE = "Wagtail admin"
 TIMELINE_PER_PAGE = 25
+RECENT_MESSAGES = 10
 
 
 class LinkedTitleColumn(ButtonsColumnMixin, TitleColumn):
@@ -213,6 +215,7 @@ class ContactInspectView(RegistryPolicyViewMixin, generic.InspectView):
         paginator = Paginator(Event.objects.timeline(contact), TIMELINE_PER_PAGE)
         events_page = paginator.get_page(self.request.GET.get("events"))
         can_change = self.user_has_permission("change")
+        can_see_messages = message_policy().user_has_permission(self.request.user, "view")
         context.update(
             contact=contact,
             attributes=sorted((contact.attributes or {}).items()),
@@ -227,6 +230,15 @@ class ContactInspectView(RegistryPolicyViewMixin, generic.InspectView):
             timeline=[describe_event(event, zone) for event in events_page.object_list],
             viewer_time_zone=timezone.get_current_timezone_name(),
             contact_time_zone=contact.time_zone if zone else "",
+            show_messages=can_see_messages,
+            recent_messages=list(
+                contact.messages.order_by("-id").defer("context")[:RECENT_MESSAGES]
+            )
+            if can_see_messages
+            else [],
+            messages_url=f"{reverse('oneonone_message:index')}?{urlencode({'q': contact.email})}"
+            if can_see_messages
+            else "",
         )
         return context
 

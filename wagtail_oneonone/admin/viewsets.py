@@ -1,4 +1,4 @@
-"""The "One-to-one" admin menu group: contacts, CSV imports and the suppression list.
+"""The "One-to-one" admin menu group: contacts, imports, templates, sent messages, suppressions.
 
 Every viewset has an explicit ``oneonone_`` name, so its URLs (``/admin/oneonone_contact/``)
 and URL namespace never clash with the host's own models.
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Model
+from django.contrib.auth import get_permission_codename
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model, QuerySet
 from django.urls import URLPattern, path
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -16,8 +19,8 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from ..models import Contact, ContactImport, Suppression
-from . import import_views, views
+from ..models import Contact, ContactImport, EmailTemplate, OutboxMessage, Suppression
+from . import import_views, messages, preview, templates_admin, views
 from .compat import RegisteredPolicyMixin, policy_registry
 from .filters import ContactFilterSet, SuppressionFilterSet
 from .forms import ContactForm
@@ -197,8 +200,110 @@ class SuppressionViewSet(RegisteredPolicyMixin, PolicyMenuItemMixin, ViewSet):
         ]
 
 
+class EmailTemplateViewSet(RegisteredPolicyMixin, ModelViewSet):
+    """Email templates, validated on save; each has a preview as any contact and test sends."""
+
+    model = EmailTemplate
+    name = "oneonone_email_template"
+    icon = "doc-full"
+    menu_label = _("Email templates")
+    menu_name = "oneonone-email-templates"
+    # Its own model permissions (add/change/delete/view) through the registry's default policy.
+    add_to_reference_index = False
+    index_view_class = templates_admin.EmailTemplateIndexView
+    add_view_class = templates_admin.EmailTemplateCreateView
+    edit_view_class = templates_admin.EmailTemplateEditView
+    ordering = "name"
+    list_per_page = 50
+    search_fields = ["name", "subject"]
+    search_backend_name = None  # plain database search: templates are not in the search index
+
+    def get_form_class(self, for_update: bool = False) -> type[templates_admin.EmailTemplateForm]:
+        return templates_admin.EmailTemplateForm
+
+    def get_common_view_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_common_view_kwargs(
+            preview_url_name=self.get_url_name("preview"),
+            send_test_url_name=self.get_url_name("send_test"),
+            **kwargs,
+        )
+
+    def get_permissions_to_register(self) -> QuerySet[Permission]:
+        # "view" too, though there is no inspect view: it allows the preview and test sends.
+        content_type = ContentType.objects.get_for_model(self.model)
+        return Permission.objects.filter(content_type=content_type)
+
+    def get_urlpatterns(self) -> list[URLPattern]:
+        return [
+            *super().get_urlpatterns(),
+            path(
+                "preview/<int:pk>/",
+                self.construct_view(preview.TemplatePreviewView),
+                name="preview",
+            ),
+            path(
+                "send-test/<int:pk>/",
+                self.construct_view(preview.TemplateSendTestView),
+                name="send_test",
+            ),
+        ]
+
+
+class OutboxMessageViewSet(RegisteredPolicyMixin, ModelViewSet):
+    """Sent messages (the outbox), read-only: a listing and a page per message."""
+
+    model = OutboxMessage
+    name = "oneonone_message"
+    icon = "mail"
+    menu_label = _("Sent messages")
+    menu_name = "oneonone-messages"
+    # The outbox churns with every send: keep it out of the reference index.
+    add_to_reference_index = False
+    copy_view_enabled = False
+    inspect_view_enabled = True
+    index_view_class = messages.OutboxMessageIndexView
+    inspect_view_class = messages.OutboxMessageInspectView
+    filterset_class = messages.OutboxMessageFilterSet
+    ordering = "-id"  # newest first, along the primary key's index
+    list_per_page = 50
+    search_fields = ["contact__email", "subject"]
+    search_backend_name = None
+
+    def get_common_view_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_common_view_kwargs(
+            add_url_name=None,
+            edit_url_name=None,
+            delete_url_name=None,
+            history_url_name=None,
+            usage_url_name=None,
+            **kwargs,
+        )
+
+    def get_permissions_to_register(self) -> QuerySet[Permission]:
+        # Only "view" means anything: no one adds, changes or deletes messages in the admin.
+        content_type = ContentType.objects.get_for_model(self.model)
+        codename = get_permission_codename("view", self.model._meta)
+        return Permission.objects.filter(content_type=content_type, codename=codename)
+
+    def register_admin_url_finder(self) -> None:
+        pass  # there is no edit view to find
+
+    def get_urlpatterns(self) -> list[URLPattern]:
+        return [
+            path("", self.index_view, name="index"),
+            path("results/", self.index_results_view, name="index_results"),
+            path("inspect/<int:pk>/", self.inspect_view, name="inspect"),
+        ]
+
+
 class OneOnOneViewSetGroup(ViewSetGroup):
     menu_label = _("One-to-one")
     menu_icon = "mail"
     menu_name = "oneonone"
-    items = (ContactViewSet, ContactImportViewSet, SuppressionViewSet)
+    items = (
+        ContactViewSet,
+        ContactImportViewSet,
+        EmailTemplateViewSet,
+        OutboxMessageViewSet,
+        SuppressionViewSet,
+    )

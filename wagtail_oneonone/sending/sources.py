@@ -87,6 +87,10 @@ def register_source(source_type: str, source: MessageSource) -> None:
     _sources[source_type] = source
 
 
+def registered_source_types() -> list[str]:
+    return sorted(_sources)
+
+
 def get_source(source_type: str) -> MessageSource:
     try:
         return _sources[source_type]
