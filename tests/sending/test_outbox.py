@@ -141,8 +141,16 @@ def test_deferral_returns_the_message_to_the_queue(contacts: list[Contact]) -> N
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_claims_on_postgres_never_share_a_message() -> None:
     people = [Contact.objects.create(email=f"p{i}@example.com") for i in range(400)]
-    outbox.queue_messages(
-        QueuedMessage(c.pk, "campaign", "9", MessageKind.MARKETING, scheduled_at=NOW)
+    # Rows written directly: queue_messages() would wake the (sync, in tests) dispatcher.
+    OutboxMessage.objects.bulk_create(
+        OutboxMessage(
+            contact=c,
+            source_type="campaign",
+            source_id="9",
+            idempotency_key=f"c9:{c.pk}",
+            kind=MessageKind.MARKETING,
+            scheduled_at=NOW,
+        )
         for c in people
     )
     results: list[list[int]] = []
