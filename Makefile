@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 
 .DEFAULT_GOAL := help
 
-.PHONY: help demo test lint format typecheck migrations-check pytest test-postgres test-browser test-wagtail7 benchmarks ci clean
+.PHONY: help demo test lint format typecheck migrations-check pytest test-postgres test-browser test-reliability test-wagtail7 benchmarks ci clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ test-postgres: $(VENV)/.installed ## The test suite against PostgreSQL (127.0.0.
 
 test-browser: $(VENV)/.installed ## The browser tests in headless Chromium (fails if Chromium is missing)
 	ONEONONE_REQUIRE_BROWSER=1 $(PY) -m pytest -m browser
+
+test-reliability: $(VENV)/.installed ## Kill workers, break the backend, race four workers: PostgreSQL + Redis + qcluster
+	ONEONONE_RELIABILITY=1 $(PY) -m pytest -p no:cacheprovider tests/reliability
 
 W7 := .venv-wagtail7
 test-wagtail7: ## The app's suite on Wagtail 7.0 LTS (without the example shop, which follows Wagtail 8)

@@ -46,7 +46,10 @@ def dispatch_outbox() -> dict[str, Any]:
 
     from .sending.dispatch import dispatch_due
 
-    return asdict(dispatch_due())
+    # Finish well inside the cluster's timeout: a run cut short mid-send leaves messages
+    # whose outcome is unknown.
+    timeout = Conf.TIMEOUT or 120
+    return asdict(dispatch_due(max_seconds=max(5.0, min(50.0, timeout / 2))))
 
 
 def wake_dispatcher(debounce_seconds: float = 2.0) -> None:

@@ -66,10 +66,10 @@ def test_transactional_mail_ignores_consent_but_not_a_dead_address() -> None:
 def test_suppression_pause_and_topics_skip() -> None:
     contact = make_contact()
     message = make_message(contact)
-    contact.paused_until = NOON_LONDON + dt.timedelta(days=3)
+    # Changed in the database after the batch loaded ``contact``: the fresh values win.
+    Contact.objects.filter(pk=contact.pk).update(paused_until=NOON_LONDON + dt.timedelta(days=3))
     assert "paused" in decide(message, contact, now=NOON_LONDON).reason
-    contact.paused_until = None
-    contact.topics_opted_out = ["offers"]
+    Contact.objects.filter(pk=contact.pk).update(paused_until=None, topics_opted_out=["offers"])
     assert "topic" in decide(message, contact, now=NOON_LONDON, topic="offers").reason
     assert decide(message, contact, now=NOON_LONDON, topic="news").action == SEND
     suppress(contact.email, "complaint")
@@ -98,6 +98,14 @@ def test_frequency_cap_and_minimum_gap() -> None:
     # Transactional mail is never capped.
     receipt = make_message(contact, MessageKind.TRANSACTIONAL)
     assert decide(receipt, contact, now=NOON_LONDON).action == SEND
+
+
+def test_an_opt_out_after_the_batch_was_loaded_still_wins() -> None:
+    contact = make_contact()
+    message = make_message(contact)
+    stale = Contact.objects.get(pk=contact.pk)  # as the dispatcher loaded it
+    Contact.objects.filter(pk=contact.pk).update(consent_status="unsubscribed")
+    assert decide(message, stale, now=NOON_LONDON).action == SKIP
 
 
 def test_weekly_preference_allows_one_a_week() -> None:

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from ..conf import app_settings
@@ -78,12 +78,28 @@ def quiet_hours_end(contact: Contact, now: dt.datetime) -> dt.datetime | None:
     return wake.astimezone(dt.UTC)
 
 
-def _suppression_reason(contact: Contact) -> str | None:
-    return (
-        Suppression.objects.filter(email_hash=contact.email_hash)
-        .values_list("reason", flat=True)
+#: The contact's fields a send depends on, read again just before each send.
+FRESH_FIELDS = ("consent_status", "paused_until", "topics_opted_out", "email_frequency")
+
+
+def refresh_for_send(contact: Contact) -> str | None:
+    """Reload what may have changed since the batch was loaded; returns the suppression.
+
+    One query: the contact's consent and preferences with its suppression reason, so an
+    opt-out committed a moment ago still wins.
+    """
+    suppression = Suppression.objects.filter(email_hash=OuterRef("email_hash")).values("reason")
+    row = (
+        Contact.objects.filter(pk=contact.pk)
+        .annotate(suppression=Subquery(suppression[:1]))
+        .values(*FRESH_FIELDS, "suppression")
         .first()
     )
+    if row is None:
+        return None
+    for name in FRESH_FIELDS:
+        setattr(contact, name, row[name])
+    return row["suppression"]
 
 
 def _frequency_check(contact: Contact, message: OutboxMessage, now: dt.datetime) -> str | None:
@@ -134,7 +150,7 @@ def decide(
         return skip(source_problem)
     if message.source_type == "test":
         return send()  # goes to the staff member who asked, not to the contact
-    suppression = _suppression_reason(contact)
+    suppression = refresh_for_send(contact)
     if message.kind == MessageKind.TRANSACTIONAL:
         # Receipts go to everyone who can receive them; only a dead address stops them.
         if suppression == SuppressionReason.HARD_BOUNCE:

@@ -220,7 +220,10 @@ def _send_one(
     try:
         link.open()
     except Exception as exc:
+        # An outage uses up no attempts: a provider down for an hour must not fail a
+        # campaign. Every message waits RETRY_BACKOFF_SECONDS and tries again.
         failure = classify_failure(exc)
+        logger.warning("The email backend is unreachable: %s", failure.message)
         outbox.mark_for_retry(message, failure.message, now=clock())
         result.retried += 1
         result.errors.append(failure.message)

@@ -75,7 +75,11 @@ def queue_message(
 
 
 def queue_messages(messages: Iterable[QueuedMessage], *, batch_size: int = 1000) -> int:
-    """Queue many emails in bulk; duplicates of earlier ones are ignored. Returns the count."""
+    """Queue many emails in bulk; duplicates of earlier ones are ignored.
+
+    Returns how many rows were new. When two processes queue the same rows at the same
+    moment, both may count them; the rows themselves still exist once.
+    """
     now = timezone.now()
     created = 0
     batch: list[OutboxMessage] = []
