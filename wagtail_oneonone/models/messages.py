@@ -121,7 +121,8 @@ class OutboxMessage(models.Model):
         verbose_name = _("message")
         ordering = ["-scheduled_at", "-id"]
         indexes = [
-            models.Index(fields=["status", "scheduled_at"], name="oneonone_outbox_due"),
+            # Serves the claim's ORDER BY scheduled_at, id without sorting the backlog.
+            models.Index(fields=["status", "scheduled_at", "id"], name="oneonone_outbox_due"),
             models.Index(fields=["contact", "sent_at"], name="oneonone_outbox_contact"),
             models.Index(fields=["source_type", "source_id"], name="oneonone_outbox_source"),
         ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.mail import get_connection
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -98,10 +99,13 @@ def send_batch(
     )
     link = _Link(connection or get_connection(fail_silently=False))
     pending = list(messages)
+    contents: dict[tuple[str, str], Any] = {}
     try:
         while pending:
             message = pending.pop(0)
-            outcome = _send_one(message, link, clock=clock, pace=pace, result=result)
+            outcome = _send_one(
+                message, link, clock=clock, pace=pace, result=result, contents=contents
+            )
             if outcome == _UNREACHABLE:
                 # No connection at all: the rest of the batch waits for the next run.
                 for waiting in pending:
@@ -186,13 +190,24 @@ def ensure_unsubscribe_link(rendered: RenderedEmail, url: str) -> RenderedEmail:
 
 
 def _send_one(
-    message: OutboxMessage, link: _Link, *, clock: Clock, pace: Pacer, result: DispatchResult
+    message: OutboxMessage,
+    link: _Link,
+    *,
+    clock: Clock,
+    pace: Pacer,
+    result: DispatchResult,
+    contents: dict[tuple[str, str], Any] | None = None,
 ) -> str:
     """Decide, render and send one message; says whether the connection is still good."""
     now = clock()
     contact = message.contact
+    # One batch sends mostly one source: load its content once per batch.
+    key = (message.source_type, message.source_id)
+    cache = contents if contents is not None else {}
     try:
-        content = get_source(message.source_type).content(message)
+        if key not in cache:
+            cache[key] = get_source(message.source_type).content(message)
+        content = cache[key]
     except SourceGone as exc:
         outbox.mark_skipped(message, str(exc))
         result.skipped += 1
@@ -249,26 +264,31 @@ def _send_one(
     esp_message_id = getattr(status, "message_id", None) if status else None
     esp_id = "" if esp_message_id is None else str(esp_message_id)
     headers = {key: str(value) for key, value in email.extra_headers.items()}
-    outbox.mark_sent(
-        message,
-        now=clock(),
-        esp_message_id=esp_id,
-        message_id_header=headers.get("Message-ID", ""),
-        subject=rendered.subject,
-    )
-    SentContent.objects.update_or_create(
-        message=message,
-        defaults={
-            "html": rendered.html,
-            "text": rendered.text,
-            "headers": {
-                "Subject": rendered.subject,
-                "From": email.from_email,
-                "To": ", ".join(email.to),
-                **({"Reply-To": ", ".join(email.reply_to)} if email.reply_to else {}),
-                **headers,
-            },
-        },
-    )
+    # The outcome and what was sent commit together; a lost claim (the lease expired and
+    # another run took over) records nothing here, and the sweep has already said unknown.
+    with transaction.atomic():
+        recorded = outbox.mark_sent(
+            message,
+            now=clock(),
+            esp_message_id=esp_id,
+            message_id_header=headers.get("Message-ID", ""),
+            subject=rendered.subject,
+        )
+        if recorded:
+            SentContent.objects.create(
+                message=message,
+                html=rendered.html,
+                text=rendered.text,
+                headers={
+                    "Subject": rendered.subject,
+                    "From": email.from_email,
+                    "To": ", ".join(email.to),
+                    **({"Reply-To": ", ".join(email.reply_to)} if email.reply_to else {}),
+                    **headers,
+                },
+            )
+    if not recorded:
+        result.lost_claims += 1
+        return _SENT_OR_DONE
     result.sent += 1
     return _SENT_OR_DONE
