@@ -8,7 +8,8 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from html import escape
 from typing import Any
 
 from django.core.mail import get_connection
@@ -146,19 +147,22 @@ class _Link:
             logger.debug("Closing the email connection failed", exc_info=True)
 
 
-def _render(message: OutboxMessage, content: Any) -> RenderedEmail:
-    contact = message.contact
+def _links(message: OutboxMessage) -> dict[str, str]:
+    """The message's signed links, made once: the body and the headers share them."""
     if message.source_type == "test":
         # A tester clicking these must not unsubscribe the real contact.
-        links = {
+        return {
             "unsubscribe_url": test_link("unsubscribe"),
             "preferences_url": test_link("preferences"),
         }
-    else:
-        links = {
-            "unsubscribe_url": unsubscribe_url(contact.pk, message.pk),
-            "preferences_url": preferences_url(contact.pk, message.pk),
-        }
+    return {
+        "unsubscribe_url": unsubscribe_url(message.contact_id, message.pk),
+        "preferences_url": preferences_url(message.contact_id, message.pk),
+    }
+
+
+def _render(message: OutboxMessage, content: Any, links: dict[str, str]) -> RenderedEmail:
+    contact = message.contact
     extra = {**(message.context or {}), **links}
     context = build_context(contact, trigger_event=message.trigger_event, extra=extra)
     rendered = render_email(content.template, context)
@@ -174,9 +178,6 @@ def test_link(purpose: str) -> str:
 
 def ensure_unsubscribe_link(rendered: RenderedEmail, url: str) -> RenderedEmail:
     """Every marketing email shows an unsubscribe link, even if its template forgot one."""
-    from dataclasses import replace
-    from html import escape
-
     html, text = rendered.html, rendered.text
     if url not in html and escape(url) not in html:
         footer = (
@@ -223,14 +224,17 @@ def _send_one(
         result.deferred += 1
         return _SENT_OR_DONE
     try:
-        rendered = _render(message, content)
+        links = _links(message)
+        rendered = _render(message, content, links)
     except TemplateRenderError as exc:
         # One broken template fails its own message, visibly, and the batch goes on.
         outbox.mark_failed(message, f"template error in the {exc.part}: {exc.message}")
         result.failed += 1
         result.errors.append(str(exc))
         return _SENT_OR_DONE
-    email = build_email(message, contact, content, rendered)
+    email = build_email(
+        message, contact, content, rendered, unsubscribe_url=links["unsubscribe_url"]
+    )
     pace.wait()
     try:
         link.open()

@@ -35,7 +35,12 @@ def recipient(contact: Contact) -> str:
 
 
 def build_email(
-    message: OutboxMessage, contact: Contact, content: SourceContent, rendered: RenderedEmail
+    message: OutboxMessage,
+    contact: Contact,
+    content: SourceContent,
+    rendered: RenderedEmail,
+    *,
+    unsubscribe_url: str | None = None,
 ) -> AnymailMessage:
     """The email for one outbox row: headers, both parts, and our ids in metadata and tags."""
     from_email = content.from_email or app_settings.FROM_EMAIL or settings.DEFAULT_FROM_EMAIL
@@ -45,7 +50,7 @@ def build_email(
         "X-OneOnOne-Message": str(message.pk),
     }
     if message.kind == MessageKind.MARKETING:
-        headers.update(list_unsubscribe_headers(contact.pk, message.pk))
+        headers.update(list_unsubscribe_headers(contact.pk, message.pk, url=unsubscribe_url))
         headers["List-Id"] = list_id()
         headers["Precedence"] = "bulk"
     to = recipient(contact)

@@ -51,9 +51,14 @@ def unsubscribe_mailto(contact_id: int, message_id: int | None = None) -> str | 
     return f"mailto:{quote(str(address), safe='@+')}?subject=unsubscribe-{token}"
 
 
-def list_unsubscribe_headers(contact_id: int, message_id: int | None) -> dict[str, str]:
-    """``List-Unsubscribe`` (RFC 2369) and ``List-Unsubscribe-Post`` (RFC 8058) headers."""
-    uris = [unsubscribe_url(contact_id, message_id)]
+def list_unsubscribe_headers(
+    contact_id: int, message_id: int | None, *, url: str | None = None
+) -> dict[str, str]:
+    """``List-Unsubscribe`` (RFC 2369) and ``List-Unsubscribe-Post`` (RFC 8058) headers.
+
+    ``url`` is the message's :func:`unsubscribe_url` when the caller already made it.
+    """
+    uris = [url or unsubscribe_url(contact_id, message_id)]
     mailto = unsubscribe_mailto(contact_id, message_id)
     if mailto:
         uris.append(mailto)
