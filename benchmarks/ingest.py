@@ -26,7 +26,6 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
 import random
 import shutil
@@ -40,6 +39,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from benchkit import base_settings, database_settings, pg_settings, recreate_pg_database
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.5
@@ -58,68 +59,36 @@ def configure_django(db: str, workdir: Path, pg: dict[str, str]) -> None:
     import django
     from django.conf import settings
 
-    if db == "sqlite":
-        database = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(workdir / "bench.sqlite3"),
-            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
-        }
-    else:
-        database = {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": pg["name"],
-            "USER": pg["user"],
-            "HOST": pg["host"],
-            "PORT": pg["port"],
-        }
-
     urls = types.ModuleType("bench_urls")
     sys.modules["bench_urls"] = urls
-
     settings.configure(
-        DEBUG=False,
-        SECRET_KEY="benchmark-only",
-        ALLOWED_HOSTS=["*"],
-        USE_TZ=True,
-        TIME_ZONE="Europe/London",
-        DATABASES={"default": database},
-        INSTALLED_APPS=[
-            "wagtail_oneonone",
-            "wagtail.sites",
-            "wagtail.users",
-            "wagtail",
-            "modelcluster",
-            "taggit",
-            "django.contrib.auth",
-            "django.contrib.contenttypes",
-            "django.contrib.sessions",
-        ],
-        MIDDLEWARE=[
-            "django.middleware.security.SecurityMiddleware",
-            "django.contrib.sessions.middleware.SessionMiddleware",
-            "django.middleware.common.CommonMiddleware",
-            "django.middleware.csrf.CsrfViewMiddleware",
-            "django.contrib.auth.middleware.AuthenticationMiddleware",
-            "wagtail_oneonone.middleware.VisitorMiddleware",
-        ],
-        ROOT_URLCONF="bench_urls",
-        TEMPLATES=[
-            {
-                "BACKEND": "django.template.backends.django.DjangoTemplates",
-                "APP_DIRS": True,
-                "OPTIONS": {
-                    "context_processors": [
-                        "django.template.context_processors.request",
-                        "django.contrib.auth.context_processors.auth",
-                    ]
-                },
-            }
-        ],
-        STATIC_URL="/static/",
-        WAGTAIL_SITE_NAME="benchmark",
-        WAGTAILADMIN_BASE_URL="http://testserver",
-        WAGTAIL_ONEONONE={},
-        LOGGING_CONFIG=None,
+        **base_settings(
+            database_settings(db, workdir, pg),
+            MIDDLEWARE=[
+                "django.middleware.security.SecurityMiddleware",
+                "django.contrib.sessions.middleware.SessionMiddleware",
+                "django.middleware.common.CommonMiddleware",
+                "django.middleware.csrf.CsrfViewMiddleware",
+                "django.contrib.auth.middleware.AuthenticationMiddleware",
+                "wagtail_oneonone.middleware.VisitorMiddleware",
+            ],
+            ROOT_URLCONF="bench_urls",
+            TEMPLATES=[
+                {
+                    "BACKEND": "django.template.backends.django.DjangoTemplates",
+                    "APP_DIRS": True,
+                    "OPTIONS": {
+                        "context_processors": [
+                            "django.template.context_processors.request",
+                            "django.contrib.auth.context_processors.auth",
+                        ]
+                    },
+                }
+            ],
+            WAGTAIL_SITE_NAME="benchmark",
+            WAGTAILADMIN_BASE_URL="http://testserver",
+            WAGTAIL_ONEONONE={},
+        )
     )
     django.setup()
 
@@ -127,33 +96,6 @@ def configure_django(db: str, workdir: Path, pg: dict[str, str]) -> None:
     from wagtail import urls as wagtail_urls
 
     urls.urlpatterns = [path("", include(wagtail_urls))]  # type: ignore[attr-defined]
-
-
-def create_pg_database(pg: dict[str, str]) -> None:
-    import psycopg
-
-    with psycopg.connect(
-        host=pg["host"],
-        port=pg["port"],
-        user=pg["user"],
-        dbname=pg["maintenance_db"],
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{pg["name"]}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{pg["name"]}"')
-
-
-def drop_pg_database(pg: dict[str, str]) -> None:
-    import psycopg
-
-    with psycopg.connect(
-        host=pg["host"],
-        port=pg["port"],
-        user=pg["user"],
-        dbname=pg["maintenance_db"],
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{pg["name"]}" WITH (FORCE)')
 
 
 # The workload ----------------------------------------------------------------------------
@@ -373,15 +315,9 @@ def median_us(samples: list[int]) -> float:
 
 def run_one(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="oneonone-bench-"))
-    pg = {
-        "name": args.pg_name,
-        "host": os.environ.get("PGHOST", "127.0.0.1"),
-        "port": os.environ.get("PGPORT", "5432"),
-        "user": os.environ.get("PGUSER", "postgres"),
-        "maintenance_db": args.pg_maintenance_db,
-    }
+    pg = pg_settings(args.pg_name, args.pg_maintenance_db)
     if args.db == "postgres":
-        create_pg_database(pg)
+        recreate_pg_database(pg)
     try:
         configure_django(args.db, workdir, pg)
         from django import db as django_db
@@ -405,7 +341,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         django_db.connections.close_all()
     finally:
         if args.db == "postgres" and not args.keep:
-            drop_pg_database(pg)
+            recreate_pg_database(pg, create=False)
         shutil.rmtree(workdir, ignore_errors=True)
 
     track_us, insert_us = median_us(track_ns), median_us(insert_ns)

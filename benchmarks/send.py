@@ -61,6 +61,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchkit import (
+    base_settings,
+    database_settings,
+    pg_settings,
+    recreate_pg_database,
+    server_version,
+)
 from django.core.mail.backends.base import BaseEmailBackend
 
 REPO = Path(__file__).resolve().parent.parent
@@ -226,24 +233,6 @@ def configure_django(args: argparse.Namespace, pg: dict[str, str]) -> None:
     import django
     from django.conf import settings
 
-    if args.db == "sqlite":
-        database: dict[str, Any] = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(Path(args.workdir) / "bench.sqlite3"),
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-            },
-        }
-    else:
-        database = {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": pg["name"],
-            "USER": pg["user"],
-            "HOST": pg["host"],
-            "PORT": pg["port"],
-        }
-
     urls = types.ModuleType("bench_urls")
     sys.modules["bench_urls"] = urls
     cap = (
@@ -253,39 +242,23 @@ def configure_django(args: argparse.Namespace, pg: dict[str, str]) -> None:
         else None
     )
     settings.configure(
-        DEBUG=False,
-        SECRET_KEY="benchmark-only",
-        ALLOWED_HOSTS=["*"],
-        USE_TZ=True,
-        TIME_ZONE="Europe/London",
-        DATABASES={"default": database},
-        INSTALLED_APPS=[
-            "wagtail_oneonone",
-            "wagtail.sites",
-            "wagtail.users",
-            "wagtail",
-            "modelcluster",
-            "taggit",
-            "django.contrib.auth",
-            "django.contrib.contenttypes",
-            "django.contrib.sessions",
-        ],
-        ROOT_URLCONF="bench_urls",
-        STATIC_URL="/static/",
-        WAGTAIL_SITE_NAME="Oak & Thread",
-        WAGTAILADMIN_BASE_URL="https://shop.example",
-        DEFAULT_FROM_EMAIL="Oak & Thread <hello@shop.example>",
-        # The class in the running script, whatever name it was started under.
-        EMAIL_BACKEND=f"{__name__}.RecordingBackend",
-        WAGTAIL_ONEONONE={
-            "BASE_URL": "https://shop.example",
-            "REPLY_TO": "Jo Maker <jo@shop.example>",
-            "QUIET_HOURS": None,
-            "FREQUENCY_CAP": cap,
-            "KILL_SWITCH": None,
-            "SEND_BATCH_SIZE": args.batch_size,
-        },
-        LOGGING_CONFIG=None,
+        **base_settings(
+            database_settings(args.db, Path(args.workdir), pg),
+            ROOT_URLCONF="bench_urls",
+            WAGTAIL_SITE_NAME="Oak & Thread",
+            WAGTAILADMIN_BASE_URL="https://shop.example",
+            DEFAULT_FROM_EMAIL="Oak & Thread <hello@shop.example>",
+            # The class in the running script, whatever name it was started under.
+            EMAIL_BACKEND=f"{__name__}.RecordingBackend",
+            WAGTAIL_ONEONONE={
+                "BASE_URL": "https://shop.example",
+                "REPLY_TO": "Jo Maker <jo@shop.example>",
+                "QUIET_HOURS": None,
+                "FREQUENCY_CAP": cap,
+                "KILL_SWITCH": None,
+                "SEND_BATCH_SIZE": args.batch_size,
+            },
+        )
     )
     django.setup()
 
@@ -297,43 +270,6 @@ def configure_django(args: argparse.Namespace, pg: dict[str, str]) -> None:
     from wagtail_oneonone.signals import messages_queued
 
     messages_queued.disconnect(dispatch_uid="oneonone_wake")
-
-
-def pg_settings(args: argparse.Namespace) -> dict[str, str]:
-    return {
-        "name": args.pg_name,
-        "host": os.environ.get("PGHOST", "127.0.0.1"),
-        "port": os.environ.get("PGPORT", "5432"),
-        "user": os.environ.get("PGUSER", "postgres"),
-        "maintenance_db": args.pg_maintenance_db,
-    }
-
-
-def recreate_pg_database(pg: dict[str, str], *, create: bool) -> None:
-    import psycopg
-
-    with psycopg.connect(
-        host=pg["host"],
-        port=pg["port"],
-        user=pg["user"],
-        dbname=pg["maintenance_db"],
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{pg["name"]}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{pg["name"]}"')
-
-
-def server_version() -> str:
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            return "PostgreSQL " + cursor.fetchone()[0]
-    import sqlite3
-
-    return "SQLite " + sqlite3.sqlite_version
 
 
 def progress(args: argparse.Namespace, text: str) -> None:
@@ -735,7 +671,7 @@ PHASES = {
 
 def run_phase(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(REPO))
-    configure_django(args, pg_settings(args))
+    configure_django(args, pg_settings(args.pg_name, args.pg_maintenance_db))
     data = PHASES[args.phase](args)
     print(PHASE_PREFIX + json.dumps(data))
 
@@ -786,7 +722,7 @@ def spawn(args: argparse.Namespace, phase: str, workdir: Path, **extra: Any) -> 
 
 def run_one(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="oneonone-send-bench-"))
-    pg = pg_settings(args)
+    pg = pg_settings(args.pg_name, args.pg_maintenance_db)
     if args.db == "postgres":
         recreate_pg_database(pg, create=True)
     started = time.monotonic()
