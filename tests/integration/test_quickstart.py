@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from http.client import HTTPResponse
 from pathlib import Path
 
 import pytest
+
+from .processes import start, stop
 
 pytestmark = pytest.mark.integration
 
@@ -137,17 +138,6 @@ def wait_until_serving(url: str, server: subprocess.Popen[str], deadline: float)
     pytest.fail("runserver did not start listening in time")
 
 
-def stop(process: subprocess.Popen[str]) -> str:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    return process.stdout.read() if process.stdout else ""
-
-
 # Applying the page's steps ---------------------------------------------------------------
 
 
@@ -246,15 +236,7 @@ def test_quickstart_on_a_fresh_wagtail_site(tmp_path: Path) -> None:
     assert "Retry and timeout are misconfigured" not in check_output, check_output
 
     # Step 7: the worker starts with the page's Q_CLUSTER.
-    worker = subprocess.Popen(
-        [PYTHON, "manage.py", "qcluster"],
-        cwd=site,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    worker = start([PYTHON, "manage.py", "qcluster"], cwd=site, env=env)
     try:
         time.sleep(3)
         assert worker.poll() is None, f"qcluster exited:\n{stop(worker)}"
@@ -265,14 +247,8 @@ def test_quickstart_on_a_fresh_wagtail_site(tmp_path: Path) -> None:
     # Step 8: a browser looks at the home page; a bot does too.
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=site,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+    server = start(
+        [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=site, env=env
     )
     try:
         wait_until_serving(base_url, server, time.monotonic() + 60)

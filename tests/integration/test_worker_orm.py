@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from .processes import start, stop
 
 pytestmark = pytest.mark.integration
 
@@ -74,15 +75,7 @@ def test_a_real_worker_sends_every_message_once(tmp_path: Path) -> None:
     assert run(env, "shell", "-c", QUEUE) == str(count)
     # A replayed schedule queues the same emails again: nothing new.
     assert run(env, "shell", "-c", QUEUE) == "0"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "django", "qcluster"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    worker = start([sys.executable, "-m", "django", "qcluster"], cwd=REPO, env=env)
     try:
         deadline = time.monotonic() + 120
         status: dict[str, int] = {}
@@ -93,12 +86,7 @@ def test_a_real_worker_sends_every_message_once(tmp_path: Path) -> None:
             assert worker.poll() is None, worker.communicate()[0]
             time.sleep(1)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            output = worker.communicate(timeout=20)[0]
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            output = worker.communicate()[0]
+        output = stop(worker)
     assert status == {"sent": count}, f"{status}\n{output[-3000:]}"
     lines = (tmp_path / "sent.tsv").read_text().splitlines()
     outbox_ids = [line.split("\t")[0] for line in lines]
