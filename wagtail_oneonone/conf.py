@@ -56,6 +56,20 @@ DEFAULTS: dict[str, Any] = {
         "bounce_rate": 0.05,
         "complaint_rate": 0.003,
     },
+    # Segments
+    # What counts as engagement for "active" and "dormant": email and site activity.
+    "ENGAGEMENT_EVENT_TYPES": [
+        "email_opened",
+        "email_clicked",
+        "email_replied",
+        "page_viewed",
+        "product_viewed",
+        "cart_updated",
+        "checkout_started",
+        "order_placed",
+    ],
+    # Lifecycle stages by order recency (days) and frequency; see docs/segments.md.
+    "LIFECYCLE": {"new_days": 30, "active_days": 90, "lapsed_days": 180, "repeat_orders": 2},
     # Templates
     "MAX_TEMPLATE_BYTES": 200_000,
     "MAX_RENDERED_BYTES": 500_000,

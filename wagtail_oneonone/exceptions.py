@@ -43,3 +43,7 @@ class TemplateRenderError(OneOnOneError):
         self.detail = message
         self.message = f"line {line}: {message}" if line else message
         super().__init__(f"{part}: {self.message}")
+
+
+class SegmentRuleError(ValidationError):
+    """A rule tree was refused; ``field`` is the path to the bad part (``rules.all[2].days``)."""

@@ -299,3 +299,27 @@ register_event_type(
     },
     contact_required=True,
 )
+# Email engagement, recorded by the app itself (tracked links, the open pixel, provider
+# webhooks and replies); segments and flows read them like any other event.
+register_event_type(
+    "email_opened",
+    label="Opened an email",
+    properties={"message_id": Prop("int"), "source": Prop("str", max_length=100)},
+    contact_required=True,
+)
+register_event_type(
+    "email_clicked",
+    label="Clicked a link in an email",
+    properties={
+        "message_id": Prop("int"),
+        "url": Prop("str", max_length=2000),
+        "source": Prop("str", max_length=100),
+    },
+    contact_required=True,
+)
+register_event_type(
+    "email_replied",
+    label="Replied to an email",
+    properties={"message_id": Prop("int"), "source": Prop("str", max_length=100)},
+    contact_required=True,
+)

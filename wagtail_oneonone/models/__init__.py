@@ -2,6 +2,7 @@ from .contacts import ConsentChange, ConsentStatus, Contact, ErasureRecord, Supp
 from .events import Event
 from .imports import ContactImport
 from .messages import EmailTemplate, MessageKind, OutboxMessage, OutboxStatus, SentContent
+from .segments import Segment, SegmentCount
 
 __all__ = [
     "ConsentChange",
@@ -14,6 +15,8 @@ __all__ = [
     "MessageKind",
     "OutboxMessage",
     "OutboxStatus",
+    "Segment",
+    "SegmentCount",
     "SentContent",
     "Suppression",
 ]
