@@ -21,7 +21,7 @@ from wagtail_oneonone.segments.builtins import lifecycle_settings
 from wagtail_oneonone.validation import email_hash
 
 from .reference import World
-from .strategies import NOW, nodes, trees, worlds
+from .strategies import NOW, leaf_conditions, nodes, trees, worlds
 
 pytestmark = pytest.mark.django_db
 BASE_SEGMENT, INNER_SEGMENT = 901, 902
@@ -102,7 +102,7 @@ def test_compiled_rules_match_the_reference(
     derandomize=not MANY,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(data=worlds(), conditions=st.lists(nodes([], max_leaves=1), min_size=1, max_size=8))
+@given(data=worlds(), conditions=st.lists(leaf_conditions([]), min_size=1, max_size=8))
 def test_every_single_condition_and_its_negation(
     data: dict[str, Any], conditions: list[dict[str, Any]]
 ) -> None:
