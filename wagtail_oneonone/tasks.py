@@ -18,6 +18,8 @@ from django_q.tasks import async_task
 
 DISPATCH_TASK = "wagtail_oneonone.tasks.dispatch_outbox"
 DISPATCH_SCHEDULE = "wagtail_oneonone: send due email"
+COUNT_SEGMENTS_TASK = "wagtail_oneonone.tasks.count_segments"
+COUNT_SEGMENTS_SCHEDULE = "wagtail_oneonone: count segments daily"
 
 _last_wake = 0.0
 _wake_lock = threading.Lock()
@@ -68,8 +70,16 @@ def wake_dispatcher(debounce_seconds: float = 2.0) -> None:
     async_task(DISPATCH_TASK, task_name="oneonone-dispatch-wake", group="oneonone-dispatch")
 
 
+def count_segments() -> int:
+    """Record every segment's count, for the count-over-time chart."""
+    from .segments.membership import record_all_counts
+
+    return record_all_counts()
+
+
 def ensure_schedules() -> None:
-    """Create or update the every-minute dispatch schedule (idempotent)."""
+    """Create or update the app's schedules (idempotent): dispatch every minute, and
+    segment counts once a day."""
     Schedule.objects.update_or_create(
         name=DISPATCH_SCHEDULE,
         defaults={
@@ -78,4 +88,8 @@ def ensure_schedules() -> None:
             "minutes": 1,
             "repeats": -1,
         },
+    )
+    Schedule.objects.get_or_create(
+        name=COUNT_SEGMENTS_SCHEDULE,
+        defaults={"func": COUNT_SEGMENTS_TASK, "schedule_type": Schedule.DAILY, "repeats": -1},
     )

@@ -318,3 +318,19 @@ def test_hosts_register_conditions_with_a_decorator(shop: dict[str, Contact]) ->
             register_condition("first_name_is", label="again")(first_name_is)
     finally:
         unregister_condition("first_name_is")
+
+
+@pytest.mark.django_db
+def test_segments_are_counted_daily_by_a_schedule() -> None:
+    from django_q.models import Schedule
+
+    from wagtail_oneonone import tasks
+
+    tasks.ensure_schedules()
+    tasks.ensure_schedules()
+    schedule = Schedule.objects.get(name=tasks.COUNT_SEGMENTS_SCHEDULE)
+    assert (schedule.func, schedule.schedule_type) == (tasks.COUNT_SEGMENTS_TASK, Schedule.DAILY)
+    Segment.objects.create(name="Everyone", slug="everyone")
+    Contact.objects.create(email="one@example.com")
+    assert tasks.count_segments() == 1
+    assert SegmentCount.objects.get().count == 1
