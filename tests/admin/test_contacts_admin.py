@@ -19,6 +19,7 @@ from wagtail_oneonone.models import (
     Contact,
     ErasureRecord,
     Event,
+    Segment,
     Suppression,
 )
 from wagtail_oneonone.models.contacts import SuppressionReason
@@ -128,6 +129,23 @@ def test_filters(
     response = admin_client.get(reverse(INDEX), params)
     assert response.status_code == 200
     assert {email.split("@")[0] for email in listing_emails(response)} == expected
+
+
+def test_segment_filter_lists_the_members_now(
+    admin_client: Client, crowd: dict[str, Contact]
+) -> None:
+    buyers = Segment.objects.create(
+        name="Buyers",
+        slug="buyers",
+        rules={"version": 1, "rules": {"condition": "lifecycle", "stages": ["new", "active"]}},
+    )
+    response = admin_client.get(reverse(INDEX), {"segment": buyers.pk})
+    assert {email.split("@")[0] for email in listing_emails(response)} == {"bob"}
+    # A segment whose stored rules went bad lists no one and says why.
+    Segment.objects.filter(pk=buyers.pk).update(rules={"version": 1, "rules": {"x": []}})
+    response = admin_client.get(reverse(INDEX), {"segment": buyers.pk}, follow=True)
+    assert listing_emails(response) == []
+    assert "Segment “Buyers”" in response.content.decode()
 
 
 def test_has_user_filter_finds_linked_contacts(

@@ -6,12 +6,14 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.contrib import messages
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.widgets import BooleanRadioSelect
 
-from ..models import ConsentStatus, Contact, Event, Suppression
+from ..exceptions import SegmentRuleError
+from ..models import ConsentStatus, Contact, Event, Segment, Suppression
 from ..models.contacts import SuppressionReason
 
 NO_TIME_ZONE = "-"
@@ -54,6 +56,12 @@ class ContactFilterSet(WagtailFilterSet):
     has_ordered = django_filters.BooleanFilter(
         label=_("Has ordered"), method="filter_has_ordered", widget=BooleanRadioSelect
     )
+    segment = django_filters.ModelChoiceFilter(
+        label=_("In segment"),
+        queryset=Segment.objects.all(),
+        empty_label=_("All"),
+        method="filter_segment",
+    )
 
     class Meta:
         model = Contact
@@ -86,6 +94,19 @@ class ContactFilterSet(WagtailFilterSet):
             if value
             else queryset.exclude(suppressed_exists())
         )
+
+    def filter_segment(self, queryset: QuerySet[Contact], name: str, value: Any) -> Any:
+        if value is None:
+            return queryset
+        try:
+            return queryset.filter(pk__in=value.contacts().values("pk"))
+        except SegmentRuleError as exc:
+            # A broken segment shows no one, and says why, rather than breaking the listing.
+            messages.error(
+                self.request,
+                _("Segment “%(name)s”: %(error)s") % {"name": value.name, "error": exc},
+            )
+            return queryset.none()
 
     def filter_has_ordered(self, queryset: QuerySet[Contact], name: str, value: Any) -> Any:
         if value is None:
