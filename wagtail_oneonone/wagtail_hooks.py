@@ -47,4 +47,9 @@ def register_oneonone_admin() -> Any:
 
 @hooks.register("register_log_actions")
 def register_oneonone_log_actions(actions: Any) -> None:
+    from .admin.segments import EXPORT_LOG_ACTION as SEGMENT_EXPORT_LOG_ACTION
+
     actions.register_action(EXPORT_LOG_ACTION, _("Export data"), _("Contact data exported"))
+    actions.register_action(
+        SEGMENT_EXPORT_LOG_ACTION, _("Export members"), _("Segment members exported as CSV")
+    )

@@ -1,4 +1,5 @@
-"""The "One-to-one" admin menu group: contacts, imports, templates, sent messages, suppressions.
+"""The "One-to-one" admin menu group: contacts, segments, imports, templates, sent messages,
+suppressions.
 
 Every viewset has an explicit ``oneonone_`` name, so its URLs (``/admin/oneonone_contact/``)
 and URL namespace never clash with the host's own models.
@@ -16,14 +17,24 @@ from django.urls import URLPattern, path
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.menu import MenuItem
+from wagtail.admin.panels import FieldPanel, ObjectList, TitleFieldPanel
 from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.admin.widgets.slug import SlugInput
 
-from ..models import Contact, ContactImport, EmailTemplate, OutboxMessage, Suppression
-from . import import_views, messages, preview, templates_admin, views
+from ..models import (
+    Contact,
+    ContactImport,
+    EmailTemplate,
+    OutboxMessage,
+    Segment,
+    Suppression,
+)
+from . import import_views, messages, preview, segments, templates_admin, views
 from .compat import RegisteredPolicyMixin, policy_registry
 from .filters import ContactFilterSet, SuppressionFilterSet
 from .forms import ContactForm
+from .segment_forms import SegmentForm
 
 
 class PolicyMenuItemMixin:
@@ -100,6 +111,61 @@ class ContactViewSet(RegisteredPolicyMixin, ModelViewSet):
             path("export/<int:pk>/", self.export_view, name="export"),
             path("erase/<int:pk>/", self.erase_view, name="erase"),
             path("consent/<int:pk>/", self.consent_view, name="consent"),
+        ]
+
+
+class SegmentViewSet(RegisteredPolicyMixin, ModelViewSet):
+    """Segments: the builder (create, edit), the segment page, members as CSV, live counts."""
+
+    model = Segment
+    name = "oneonone_segment"
+    icon = "group"
+    menu_label = _("Segments")
+    menu_name = "oneonone-segments"
+    # Its own model permissions (add/change/delete/view) through the registry's default policy.
+    add_to_reference_index = False
+    copy_view_enabled = False
+    inspect_view_enabled = True
+    index_view_class = segments.SegmentIndexView
+    add_view_class = segments.SegmentCreateView
+    edit_view_class = segments.SegmentEditView
+    inspect_view_class = segments.SegmentInspectView
+    delete_view_class = segments.SegmentDeleteView
+    edit_handler = ObjectList(
+        [
+            TitleFieldPanel("name", targets=["slug"], placeholder=_("Segment name*")),
+            FieldPanel("slug", widget=SlugInput),
+            FieldPanel("description"),
+            FieldPanel("rules"),
+        ],
+        base_form_class=SegmentForm,
+    )
+    ordering = "name"
+    list_per_page = 50
+    search_fields = ["name", "slug", "description"]
+    search_backend_name = None  # plain database search: segments are not in the search index
+
+    def get_common_view_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        # No usage view: segments refer to each other inside their rules, not through
+        # Wagtail's reference index; the delete view checks those references itself.
+        return super().get_common_view_kwargs(
+            usage_url_name=None,
+            export_url_name=self.get_url_name("export"),
+            **kwargs,
+        )
+
+    def get_urlpatterns(self) -> list[URLPattern]:
+        patterns = [
+            pattern for pattern in super().get_urlpatterns() if pattern.name not in {"usage"}
+        ]
+        return [
+            *patterns,
+            path("preview/", self.construct_view(segments.SegmentPreviewView), name="preview"),
+            path(
+                "export/<int:pk>/",
+                self.construct_view(segments.SegmentExportView),
+                name="export",
+            ),
         ]
 
 
@@ -302,6 +368,7 @@ class OneOnOneViewSetGroup(ViewSetGroup):
     menu_name = "oneonone"
     items = (
         ContactViewSet,
+        SegmentViewSet,
         ContactImportViewSet,
         EmailTemplateViewSet,
         OutboxMessageViewSet,
