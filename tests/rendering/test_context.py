@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 
 from wagtail_oneonone.models import ConsentStatus, Contact, Event
 from wagtail_oneonone.rendering import build_context, preview_context, render_email
-from wagtail_oneonone.rendering.context import CONTEXT_VARIABLES
+from wagtail_oneonone.rendering.context import CONTEXT_VARIABLES, build_contexts
 
 from .conftest import oneonone_settings, source
 
@@ -237,3 +237,75 @@ def test_renders_a_real_email_for_a_contact(contact: Contact, history: list[Even
     assert rendered.subject == "Ada, still thinking about B?"
     assert "<p>g £12.50</p>" in rendered.html
     assert "<p>Order 1001 on 01 May</p>" in rendered.html
+
+
+def varied_histories() -> list[Contact]:
+    """Contacts whose histories differ in every way the context's selection cares about."""
+    many_views = Contact.objects.create(email="many@example.com", first_name="Many")
+    for minute in range(70):  # more product views than are scanned, some repeated
+        record(
+            many_views,
+            minute,
+            "product_viewed",
+            product_id=f"p{minute % 9}",
+            name=f"P{minute % 9}",
+            url=f"/p/{minute % 9}/",
+        )
+    record(many_views, 80, "order_placed", order_id="9", value=Decimal("5.00"))
+    ties = Contact.objects.create(email="ties@example.com", attributes={"vip": True})
+    for order_id in ("1", "2", "3"):  # the same moment: the newest id wins
+        record(ties, 5, "order_placed", order_id=order_id, value=Decimal("1.50"))
+    for cart in ("a", "b"):
+        record(ties, 5, "cart_updated", items=[{"product_id": cart, "url": f"/p/{cart}/"}])
+    busy = Contact.objects.create(email="busy@example.com", time_zone="Asia/Tokyo")
+    record(busy, 0, "cart_updated", items=[{"product_id": "old"}])
+    record(busy, 1, "product_viewed", product_id="x", image_url="//cdn.example/x.png")
+    for minute in range(2, 40):  # pushes everything helpful out of the recent events
+        record(busy, minute, "page_viewed", url=f"/page/{minute}/")
+    quiet = Contact.objects.create(email="quiet@example.com", first_name="Quiet")
+    visitor_only = Event.objects.create(
+        visitor_id="v-1", type="product_viewed", occurred_at=START, properties={"product_id": "v"}
+    )
+    assert visitor_only.contact_id is None  # never anyone's context
+    return [many_views, ties, busy, quiet]
+
+
+@pytest.mark.parametrize("recent", [0, 3, 20])
+def test_contexts_for_a_batch_equal_one_contact_at_a_time(
+    recent: int, django_assert_num_queries: Any
+) -> None:
+    contacts = varied_histories()
+    triggers = [None, Event.objects.filter(contact=contacts[1]).last(), None, None]
+    extras = [{"unsubscribe_url": f"https://x/u/{contact.pk}/"} for contact in contacts]
+    with oneonone_settings(RECENT_EVENTS_IN_CONTEXT=recent):
+        single = [
+            build_context(contact, trigger_event=trigger, extra=extra, now=START)
+            for contact, trigger, extra in zip(contacts, triggers, extras, strict=True)
+        ]
+        # The same contact twice (two messages to one person), in another order.
+        order = [3, 0, 2, 1, 0]
+        with django_assert_num_queries(1):
+            batched = build_contexts(
+                [contacts[i] for i in order],
+                trigger_events=[triggers[i] for i in order],
+                extras=[extras[i] for i in order],
+                now=START,
+            )
+    assert batched == [single[i] for i in order]
+    assert batched[1] is not batched[4]  # each message gets a context of its own
+    many, ties, busy, quiet = single
+    assert len(many["events"]) == min(recent, 71)
+    # The newest views (minutes 69, 68, ...) are of p6, p5, ...
+    newest_first = ["p6", "p5", "p4", "p3", "p2", "p1"]
+    assert [p["product_id"] for p in many["recent_products"]] == newest_first
+    assert many["last_order"]["order_id"] == "9"
+    assert ties["last_order"]["order_id"] == "3"
+    assert ties["last_cart"] == [{"product_id": "b", "url": "http://testserver/p/b/"}]
+    assert busy["last_cart"] == [{"product_id": "old"}]
+    assert busy["recent_products"][0]["image_url"] == "http://cdn.example/x.png"
+    assert quiet["events"] == quiet["recent_products"] == quiet["last_cart"] == []
+
+
+def test_no_contacts_need_no_query(django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(0):
+        assert build_contexts([]) == []

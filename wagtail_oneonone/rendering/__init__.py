@@ -4,7 +4,7 @@
 ``validate_template(source)`` runs when a template is saved.
 """
 
-from .context import build_context, preview_context
+from .context import build_context, build_contexts, load_context_events, preview_context
 from .render import (
     RenderedEmail,
     TemplateRenderError,
@@ -22,9 +22,11 @@ __all__ = [
     "TemplateRenderError",
     "TemplateSource",
     "build_context",
+    "build_contexts",
     "cache_info",
     "clear_template_cache",
     "html_to_text",
+    "load_context_events",
     "preview_context",
     "render_email",
     "validate_template",

@@ -1,21 +1,22 @@
 """What a template sees: plain data about one contact, never model instances.
 
 A model instance would expose its relations (``contact.user.password``) and lazy queries;
-everything here is dicts, lists, strings, numbers, booleans and ``None``. Building a
-contact's context costs one query: its recent events and the latest events of the kinds
-the helpers need come back together.
+everything here is dicts, lists, strings, numbers, booleans and ``None``. Building the
+contexts of any number of contacts costs one query: their recent events and the latest
+events of the kinds the helpers need come back together.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from ..conf import app_settings
@@ -57,6 +58,8 @@ RECENT_PRODUCTS = 6
 PRODUCT_VIEWS_SCANNED = 50
 _URL_KEYS = ("url", "image_url")
 _EVENT_COLUMNS = ("id", "type", "occurred_at", "value", "currency", "properties")
+#: A contact's id → the rows of its events that its context uses, newest first.
+ContextEvents = Mapping[int, list[dict[str, Any]]]
 
 
 def build_context(
@@ -67,15 +70,42 @@ def build_context(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The template context for ``contact``; ``extra`` (e.g. ``unsubscribe_url``) is added."""
+    return build_contexts([contact], trigger_events=[trigger_event], extras=[extra], now=now)[0]
+
+
+def build_contexts(
+    contacts: Sequence[Contact],
+    *,
+    trigger_events: Sequence[Event | None] | None = None,
+    extras: Sequence[Mapping[str, Any] | None] | None = None,
+    now: datetime | None = None,
+    events: ContextEvents | None = None,
+) -> list[dict[str, Any]]:
+    """``build_context`` for each contact, with one query for all their events.
+
+    ``trigger_events[i]`` and ``extras[i]`` belong to ``contacts[i]``; a contact may come
+    more than once (two messages to one person) and each gets a context of its own.
+    ``events`` (from :func:`load_context_events`) saves the query when a caller loaded
+    them for more contacts at once.
+    """
     site = site_context()
-    rows = _event_rows(contact)
-    events = [_event_dict(row, site["base_url"]) for row in rows]
-    context = _context(contact, events, site, now)
-    if trigger_event is not None:
-        context["trigger"] = _event_dict(_instance_row(trigger_event), site["base_url"])
-    if extra:
-        context.update({str(key): plain(value) for key, value in extra.items()})
-    return context
+    when = now or timezone.now()
+    if events is None:
+        events = load_context_events(contacts)
+    contexts = []
+    for index, contact in enumerate(contacts):
+        rows = events.get(contact.pk, []) if contact.pk is not None else []
+        context = _context(
+            contact, [_event_dict(row, site["base_url"]) for row in rows], dict(site), when
+        )
+        trigger_event = trigger_events[index] if trigger_events else None
+        if trigger_event is not None:
+            context["trigger"] = _event_dict(_instance_row(trigger_event), site["base_url"])
+        extra = extras[index] if extras else None
+        if extra:
+            context.update({str(key): plain(value) for key, value in extra.items()})
+        contexts.append(context)
+    return contexts
 
 
 def preview_context(
@@ -141,24 +171,37 @@ def plain(value: Any) -> Any:
 # Events ----------------------------------------------------------------------------------
 
 
-def _event_rows(contact: Contact) -> list[dict[str, Any]]:
-    """Recent events plus the latest product views, cart and order, newest first: 1 query."""
-    if contact.pk is None:
-        return []
-    of_contact = Event.objects.filter(contact_id=contact.pk)
+def load_context_events(contacts: Iterable[Contact]) -> ContextEvents:
+    """Each contact's recent events plus its latest product views, cart and order.
 
-    def newest(queryset: Any, limit: int) -> Any:
-        return queryset.order_by("-occurred_at", "-id").values("pk")[:limit]
-
-    wanted = (
-        Q(pk__in=newest(of_contact.filter(type="product_viewed"), PRODUCT_VIEWS_SCANNED))
-        | Q(pk__in=newest(of_contact.filter(type="cart_updated"), 1))
-        | Q(pk__in=newest(of_contact.filter(type="order_placed"), 1))
+    One query for all the contacts, each one's rows newest first. Row numbers over each
+    contact's events (and over each contact's events of one type) pick the rows, so a
+    contact with a long history takes no more than its share.
+    """
+    contact_ids = {contact.pk for contact in contacts if contact.pk is not None}
+    if not contact_ids:
+        return {}
+    newest = [F("occurred_at").desc(), F("id").desc()]
+    ranked = Event.objects.filter(contact_id__in=contact_ids).annotate(
+        type_rank=Window(RowNumber(), partition_by=[F("contact_id"), F("type")], order_by=newest)
+    )
+    wanted = Q(type="product_viewed", type_rank__lte=PRODUCT_VIEWS_SCANNED) | Q(
+        type__in=("cart_updated", "order_placed"), type_rank=1
     )
     recent = int(app_settings.RECENT_EVENTS_IN_CONTEXT)
     if recent > 0:
-        wanted |= Q(pk__in=newest(of_contact, recent))
-    return list(of_contact.filter(wanted).order_by("-occurred_at", "-id").values(*_EVENT_COLUMNS))
+        ranked = ranked.annotate(
+            recent_rank=Window(RowNumber(), partition_by=[F("contact_id")], order_by=newest)
+        )
+        wanted |= Q(recent_rank__lte=recent)
+    rows: dict[int, list[dict[str, Any]]] = {contact_id: [] for contact_id in contact_ids}
+    for row in (
+        ranked.filter(wanted)
+        .order_by("contact_id", "-occurred_at", "-id")
+        .values("contact_id", *_EVENT_COLUMNS)
+    ):
+        rows[row["contact_id"]].append(row)
+    return rows
 
 
 def _instance_row(event: Event) -> dict[str, Any]:
@@ -199,7 +242,7 @@ def absolute(url: str, base_url: str) -> str:
 
 
 def _context(
-    contact: Contact, events: list[dict[str, Any]], site: dict[str, str], now: datetime | None
+    contact: Contact, events: list[dict[str, Any]], site: dict[str, str], now: datetime
 ) -> dict[str, Any]:
     contact_data = contact_dict(contact)
     recent = int(app_settings.RECENT_EVENTS_IN_CONTEXT)
@@ -213,7 +256,7 @@ def _context(
         "last_order": _last_order(events),
         "trigger": None,
         "site": site,
-        "now": (now or timezone.now()).isoformat(),
+        "now": now.isoformat(),
     }
 
 
