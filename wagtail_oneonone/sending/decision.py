@@ -1,12 +1,15 @@
 """The send-time decision: whether a claimed message goes now, later, or not at all.
 
 Every rule lives here and runs when the message is claimed, not when it was queued, so an
-opt-out, a pause or a purchase a second before the send still wins.
+opt-out, a pause or a purchase a second before the send still wins. The dispatcher decides
+a hand-off group at a time (:class:`SendChecks`): what the rules read is loaded for the
+whole group just before it is decided.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -82,47 +85,84 @@ def quiet_hours_end(contact: Contact, now: dt.datetime) -> dt.datetime | None:
 FRESH_FIELDS = ("consent_status", "paused_until", "topics_opted_out", "email_frequency")
 
 
-def refresh_for_send(contact: Contact) -> str | None:
-    """Reload what may have changed since the batch was loaded; returns the suppression.
+def refresh_contacts(contacts: Iterable[Contact]) -> dict[int, str | None]:
+    """Reload what may have changed since the batch was loaded; returns each one's suppression.
 
-    One query: the contact's consent and preferences with its suppression reason, so an
-    opt-out committed a moment ago still wins.
+    One query for all the contacts: their consent and preferences with their suppression
+    reason, so an opt-out committed a moment ago still wins. Every instance given is
+    updated (one contact may come twice); a contact deleted meanwhile keeps its values.
     """
+    by_id: dict[int, list[Contact]] = {}
+    for contact in contacts:
+        by_id.setdefault(contact.pk, []).append(contact)
+    if not by_id:
+        return {}
     suppression = Suppression.objects.filter(email_hash=OuterRef("email_hash")).values("reason")
-    row = (
-        Contact.objects.filter(pk=contact.pk)
+    rows = (
+        Contact.objects.filter(pk__in=by_id)
         .annotate(suppression=Subquery(suppression[:1]))
-        .values(*FRESH_FIELDS, "suppression")
-        .first()
+        .values("pk", *FRESH_FIELDS, "suppression")
     )
-    if row is None:
-        return None
-    for name in FRESH_FIELDS:
-        setattr(contact, name, row[name])
-    return row["suppression"]
+    suppressions: dict[int, str | None] = {}
+    for row in rows:
+        for contact in by_id[row["pk"]]:
+            for name in FRESH_FIELDS:
+                setattr(contact, name, row[name])
+        suppressions[row["pk"]] = row["suppression"]
+    return suppressions
 
 
-def _frequency_check(contact: Contact, message: OutboxMessage, now: dt.datetime) -> str | None:
+def _horizon_hours(contact: Contact) -> float:
+    """How far back the caps and the contact's frequency preference look (0: not at all)."""
+    cap = app_settings.FREQUENCY_CAP or {}
+    preference_days = _FREQUENCY_DAYS.get(EmailFrequency(contact.email_frequency)) or 0
+    return max(
+        float(cap.get("window_hours") or 0),
+        float(cap.get("min_gap_hours") or 0),
+        preference_days * 24,
+    )
+
+
+def recent_marketing_sends(
+    contact_ids: Collection[int],
+    *,
+    since: dt.datetime,
+    excluding: Collection[int] = (),
+) -> dict[int, list[dt.datetime]]:
+    """When marketing email went to each contact since ``since``, in one query.
+
+    Sent, unknown (it may have gone) and handed off (going now, perhaps by another
+    worker) all count; the messages being decided (``excluding``) do not.
+    """
+    if not contact_ids:
+        return {}
+    went = (
+        OutboxMessage.objects.filter(
+            Q(status__in=[OutboxStatus.SENT, OutboxStatus.UNKNOWN])
+            | Q(status=OutboxStatus.CLAIMED, handed_off_at__isnull=False),
+            contact_id__in=contact_ids,
+            kind=MessageKind.MARKETING,
+        )
+        .exclude(pk__in=excluding)
+        .annotate(went_at=Coalesce("sent_at", "handed_off_at"))
+        .filter(went_at__gte=since)
+    )
+    times: dict[int, list[dt.datetime]] = {}
+    for contact_id, when in went.values_list("contact_id", "went_at"):
+        if when is not None:
+            times.setdefault(contact_id, []).append(when)
+    return times
+
+
+def frequency_problem(
+    contact: Contact, recent: Sequence[dt.datetime], now: dt.datetime
+) -> str | None:
+    """Why one more marketing email to ``contact`` now breaks a cap or its preference."""
     cap = app_settings.FREQUENCY_CAP or {}
     window_hours = float(cap.get("window_hours") or 0)
     max_messages = cap.get("max_messages")
     min_gap_hours = float(cap.get("min_gap_hours") or 0)
     preference_days = _FREQUENCY_DAYS.get(EmailFrequency(contact.email_frequency))
-    horizon_hours = max(window_hours, min_gap_hours, (preference_days or 0) * 24)
-    if not horizon_hours:
-        return None
-    went = (
-        OutboxMessage.objects.filter(
-            Q(status__in=[OutboxStatus.SENT, OutboxStatus.UNKNOWN])
-            | Q(status=OutboxStatus.CLAIMED, handed_off_at__isnull=False),
-            contact_id=contact.pk,
-            kind=MessageKind.MARKETING,
-        )
-        .exclude(pk=message.pk)
-        .annotate(went_at=Coalesce("sent_at", "handed_off_at"))
-        .filter(went_at__gte=now - dt.timedelta(hours=horizon_hours))
-    )
-    recent = [when for when in went.values_list("went_at", flat=True) if when is not None]
     if min_gap_hours and any(now - when < dt.timedelta(hours=min_gap_hours) for when in recent):
         return f"frequency cap: another marketing email went out within {min_gap_hours:g} hours"
     if max_messages and window_hours:
@@ -137,6 +177,94 @@ def _frequency_check(contact: Contact, message: OutboxMessage, now: dt.datetime)
     return None
 
 
+class SendChecks:
+    """The send-time rules for a group of claimed messages, with what they read loaded at once.
+
+    :meth:`load` reads the contacts' consent, preferences and suppression in one query and
+    their recent marketing email in another, just before the group is decided, so an
+    opt-out committed before then wins. :meth:`going` counts a message the group is about
+    to send: a second message to the same contact in the group meets the caps too.
+    """
+
+    def __init__(
+        self,
+        now: dt.datetime,
+        suppressions: dict[int, str | None],
+        went: dict[int, list[dt.datetime]],
+    ) -> None:
+        self.now = now
+        self.suppressions = suppressions
+        self.went = went
+
+    @classmethod
+    def load(
+        cls, items: Sequence[tuple[OutboxMessage, Contact]], *, now: dt.datetime
+    ) -> SendChecks:
+        """Read what deciding ``(message, contact)`` pairs needs; refreshes the contacts."""
+        checked = [(message, contact) for message, contact in items if not _is_test(message)]
+        suppressions = refresh_contacts(contact for _, contact in checked)
+        horizons = {
+            contact.pk: _horizon_hours(contact)
+            for message, contact in checked
+            if message.kind == MessageKind.MARKETING
+        }
+        horizon = max(horizons.values(), default=0.0)
+        went = (
+            recent_marketing_sends(
+                [contact_id for contact_id, hours in horizons.items() if hours],
+                since=now - dt.timedelta(hours=horizon),
+                excluding=[message.pk for message, _ in items],
+            )
+            if horizon
+            else {}
+        )
+        return cls(now, suppressions, went)
+
+    def decide(
+        self,
+        message: OutboxMessage,
+        contact: Contact,
+        *,
+        topic: str = "",
+        source_problem: str | None = None,
+    ) -> SendDecision:
+        """Decide for one message of the group; ``source_problem`` says its source ended."""
+        if source_problem:
+            return skip(source_problem)
+        if _is_test(message):
+            return send()  # goes to the staff member who asked, not to the contact
+        suppression = self.suppressions.get(contact.pk)
+        if message.kind == MessageKind.TRANSACTIONAL:
+            # Receipts go to everyone who can receive them; only a dead address stops them.
+            if suppression == SuppressionReason.HARD_BOUNCE:
+                return skip("the address bounced (suppressed)")
+            return send()
+        if contact.consent_status != ConsentStatus.SUBSCRIBED:
+            return skip(f"no marketing consent ({contact.get_consent_status_display()})")
+        if suppression:
+            return skip(f"suppressed ({SuppressionReason(suppression).label.lower()})")
+        if contact.paused_until and contact.paused_until > self.now:
+            return skip("the contact paused marketing email")
+        if topic and topic in (contact.topics_opted_out or []):
+            return skip(f"the contact opted out of the topic {topic!r}")
+        capped = frequency_problem(contact, self.went.get(contact.pk, []), self.now)
+        if capped:
+            return skip(capped)
+        wake = quiet_hours_end(contact, self.now)
+        if wake is not None:
+            return defer(wake, "quiet hours in the contact's time zone")
+        return send()
+
+    def going(self, message: OutboxMessage) -> None:
+        """``message`` goes out with this group: later messages to its contact count it."""
+        if message.kind == MessageKind.MARKETING and not _is_test(message):
+            self.went.setdefault(message.contact_id, []).append(self.now)
+
+
+def _is_test(message: OutboxMessage) -> bool:
+    return message.source_type == "test"
+
+
 def decide(
     message: OutboxMessage,
     contact: Contact,
@@ -145,29 +273,7 @@ def decide(
     topic: str = "",
     source_problem: str | None = None,
 ) -> SendDecision:
-    """Decide for one claimed message; ``source_problem`` says the source is no longer valid."""
+    """Decide for one claimed message, reading the contact's current state first."""
     if source_problem:
         return skip(source_problem)
-    if message.source_type == "test":
-        return send()  # goes to the staff member who asked, not to the contact
-    suppression = refresh_for_send(contact)
-    if message.kind == MessageKind.TRANSACTIONAL:
-        # Receipts go to everyone who can receive them; only a dead address stops them.
-        if suppression == SuppressionReason.HARD_BOUNCE:
-            return skip("the address bounced (suppressed)")
-        return send()
-    if contact.consent_status != ConsentStatus.SUBSCRIBED:
-        return skip(f"no marketing consent ({contact.get_consent_status_display()})")
-    if suppression:
-        return skip(f"suppressed ({SuppressionReason(suppression).label.lower()})")
-    if contact.paused_until and contact.paused_until > now:
-        return skip("the contact paused marketing email")
-    if topic and topic in (contact.topics_opted_out or []):
-        return skip(f"the contact opted out of the topic {topic!r}")
-    capped = _frequency_check(contact, message, now)
-    if capped:
-        return skip(capped)
-    wake = quiet_hours_end(contact, now)
-    if wake is not None:
-        return defer(wake, "quiet hours in the contact's time zone")
-    return send()
+    return SendChecks.load([(message, contact)], now=now).decide(message, contact, topic=topic)
