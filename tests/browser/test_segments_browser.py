@@ -4,7 +4,9 @@ live count following every change, then the segment page with its members."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -184,3 +186,188 @@ def test_build_a_nested_segment_and_open_its_page(
         page.screenshot(path=f"{shots}/segment-page.png")
     members.get_by_role("link", name="cy@example.com").click()
     page.wait_for_url(f"**/admin/oneonone_contact/inspect/{shoppers['cy'].pk}/")
+
+
+@pytest.fixture
+def host_condition() -> Any:
+    """A site's own condition with one parameter of each plain kind."""
+    from django.db.models import Q
+
+    from wagtail_oneonone.segments import Param, register_condition
+    from wagtail_oneonone.segments.conditions import unregister_condition
+
+    @register_condition(
+        "shoe_size",
+        label="Shoe size",
+        group="Our shop",
+        params=[
+            Param("size", "number", min_value=0),
+            Param("since", "date", required=False),
+            Param("brands", "texts", required=False),
+            Param("wide", "bool", default=False),
+            Param("note", "text", required=False),
+        ],
+    )
+    def shoe_size(params: Any, context: Any) -> Q:
+        return Q(attributes__shoe_size__gte=params["size"])
+
+    yield
+    unregister_condition("shoe_size")
+
+
+def rules_json(page: Any) -> Any:
+    return json.loads(page.eval_on_selector("#id_rules", "input => input.value"))
+
+
+def test_every_condition_and_every_kind_of_input(
+    logged_in: Callable[[str], Any], shoppers: dict[str, Contact], host_condition: None
+) -> None:
+    from playwright.sync_api import expect
+
+    from wagtail_oneonone.segments import registered_conditions
+
+    errors: list[str] = []
+    page = logged_in("/admin/oneonone_segment/new/")
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    expect_count(page, 5)
+    root = page.locator(ROOT)
+    picker = root.locator("[data-oneonone-condition-picker]").last
+
+    # Every registered condition is offered, under its group, and can be added.
+    names = [condition.name for condition in registered_conditions()]
+    offered = picker.locator("option").evaluate_all("options => options.map(o => o.value)")
+    assert offered[1:] == sorted(names, key=lambda name: offered.index(name))
+    assert set(offered[1:]) == set(names)
+    assert picker.locator("optgroup[label='Our shop'] option").inner_text() == "Shoe size"
+    for index, name in enumerate(names):
+        picker.select_option(name)
+        root.get_by_role("button", name="Add condition").last.click()
+        expect(page.locator(f"[data-path='rules.all[{index}]']")).to_have_attribute(
+            "data-oneonone-condition", name
+        )
+    expect(page.locator("[data-oneonone-condition]")).to_have_count(len(names))
+    # Most need something filled in first; those with defaults (suppressed, birthday soon) match
+    # no one here.
+    expect_count(page, 0, complete=False)
+    assert errors == []
+
+    # Remove them all again, each by its own button.
+    for index in reversed(range(len(names))):
+        page.locator(
+            f"[data-path='rules.all[{index}]'] [data-key='rules.all[{index}]|remove']"
+        ).click()
+    expect(page.locator("[data-oneonone-condition]")).to_have_count(0)
+    expect_count(page, 5)
+
+    def add(name: str) -> Any:
+        picker.select_option(name)
+        root.get_by_role("button", name="Add condition").last.click()
+        count = page.locator(f"{ROOT} > .oneonone-group__items > li").count()
+        return page.locator(f"[data-path='rules.all[{count - 1}]']")
+
+    # A custom attribute: the type decides the operators, the operator the value inputs.
+    attribute = add("attribute")
+    attribute.get_by_label("Attribute").fill("shoe_size")
+    attribute.get_by_label("Type").select_option("number")
+    operators = attribute.get_by_label("Operator").locator("option")
+    expect(operators).to_contain_text(["Choose…", "is", "is not", "is more than"])
+    attribute.get_by_label("Operator").select_option(label="is between")
+    attribute.locator("[data-path='rules.all[0].value[0]']").fill("36")
+    attribute.get_by_label("and", exact=True).fill("40")
+    expect_count(page, 0)
+    attribute.get_by_label("Type").select_option("bool")
+    attribute.get_by_label("Operator").select_option(label="is yes")
+    expect(attribute.locator("[data-path='rules.all[0].value']")).to_have_count(0)
+    assert rules_json(page)["rules"]["all"][0] == {
+        "condition": "attribute",
+        "attribute": "shoe_size",
+        "type": "bool",
+        "operator": "is_true",
+    }
+    attribute.get_by_role("button", name="Remove").click()
+
+    # A contact field that is a date: date inputs; a list of names: one per line.
+    field = add("field")
+    field.get_by_label("Field").select_option(label="Birthday")
+    field.get_by_label("Operator").select_option(label="is before")
+    expect(field.get_by_label("Value")).to_have_attribute("type", "date")
+    field.get_by_label("Value").fill("2001-02-03")
+    field.get_by_label("Field").select_option(label="First name")
+    field.get_by_label("Operator").select_option(label="is one of")
+    field.get_by_label("Value").fill("Ada\nCy\n")
+    expect_count(page, 2)
+    assert rules_json(page)["rules"]["all"][0]["value"] == ["Ada", "Cy"]
+    field.get_by_role("button", name="Remove").click()
+
+    # An event with a property filter, a window "between … ago" and "and no … since".
+    viewed = add("event")
+    viewed.get_by_label("Event", exact=True).select_option(label="Placed an order")
+    viewed.get_by_role("button", name="Add a filter").first.click()
+    prop = viewed.locator("input[data-path='rules.all[0].filters[0].property']")
+    expect(prop).to_be_focused()
+    assert prop.get_attribute("list")  # suggestions from the event type's properties
+    prop.fill("items.quantity")
+    prop.press("Tab")
+    expect(viewed.locator("select[data-path='rules.all[0].filters[0].type']")).to_have_value(
+        "number"
+    )
+    viewed.locator("select[data-path='rules.all[0].filters[0].operator']").select_option("gte")
+    viewed.locator("input[data-path='rules.all[0].filters[0].value']").fill("1")
+    viewed.get_by_label("When").select_option("between")
+    viewed.get_by_label("When: Between").fill("0")
+    viewed.get_by_label("When: and").fill("2")
+    viewed.locator("[data-path='rules.all[0].window.unit']").select_option("hours")
+    expect_count(page, 1)
+    viewed.get_by_label("Count operator").select_option("none")
+    expect(viewed.get_by_label("Count", exact=True)).to_have_count(0)
+    expect_count(page, 4)
+    assert rules_json(page)["rules"]["all"][0] == {
+        "condition": "event",
+        "event_type": "order_placed",
+        "filters": [
+            {"property": "items.quantity", "type": "number", "operator": "gte", "value": 1}
+        ],
+        "count_operator": "none",
+        "window": {"type": "between", "from": 0, "to": 2, "unit": "hours"},
+    }
+    viewed.get_by_role("button", name="Remove filter 1").click()
+    viewed.get_by_role("button", name="Remove").last.click()
+
+    # "when": the attribute of an anniversary shows only for a date attribute.
+    anniversary = add("anniversary")
+    expect(anniversary.get_by_label("Attribute")).to_have_count(0)
+    anniversary.get_by_label("Field").select_option("attribute")
+    expect(anniversary.get_by_label("Attribute")).to_be_visible()
+    anniversary.get_by_label("Field").select_option("birthday")
+    expect(anniversary.get_by_label("Attribute")).to_have_count(0)
+    assert "attribute" not in rules_json(page)["rules"]["all"][0]
+    anniversary.get_by_role("button", name="Remove").click()
+
+    # The site's own condition, with inputs for its number, date, texts, bool and text.
+    shoes = add("shoe_size")
+    shoes.get_by_label("Size").fill("38.5")
+    shoes.get_by_label("Since").fill("2020-01-31")
+    shoes.get_by_label("Brands").fill("Oak\nThread")
+    shoes.get_by_label("Wide").select_option("true")
+    shoes.get_by_label("Note").fill("winter")
+    expect_count(page, 0)
+    assert rules_json(page)["rules"]["all"][0] == {
+        "condition": "shoe_size",
+        "size": 38.5,
+        "since": "2020-01-31",
+        "brands": ["Oak", "Thread"],
+        "wide": True,
+        "note": "winter",
+    }
+
+    # Saving with an unfinished part: refused, and the builder marks it straight away.
+    shoes.get_by_label("Size").fill("")
+    page.fill("#id_name", "Shoes")
+    page.fill("#id_slug", "shoes")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_text("The segment could not be created due to errors.")).to_be_visible()
+    expect(page.locator("#id_rules")).to_have_attribute("value", re.compile("shoe_size"))
+    marked = page.locator("[data-path='rules.all[0]'] .error-message")
+    expect(marked).to_have_text("Size is required")
+    assert not Segment.objects.exists()
+    assert errors == []

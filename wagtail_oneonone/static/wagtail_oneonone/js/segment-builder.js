@@ -64,7 +64,8 @@
   function groupKey(node) {
     if (!isObject(node)) return null;
     for (var i = 0; i < GROUP_KEYS.length; i += 1) {
-      if (Array.isArray(node[GROUP_KEYS[i]]) && Object.keys(node).length === 1) return GROUP_KEYS[i];
+      if (Array.isArray(node[GROUP_KEYS[i]]) && Object.keys(node).length === 1)
+        return GROUP_KEYS[i];
     }
     return null;
   }
@@ -91,7 +92,8 @@
     this.errors = readJSON(root.dataset.problemsId, []);
     this.state = this.load();
     this.render();
-    this.writeInput(false);
+    // Rewritten only if reading changed the tree, so opening a segment is not an edit.
+    if (this.loadChanged) this.writeInput(false);
     this.preview();
   }
 
@@ -108,10 +110,14 @@
     }
     if (!isObject(tree) || tree.version !== 1 || tree.rules === undefined) {
       if (tree !== null && !this.loadProblem) this.loadProblem = this.t('unreadable_tree');
+      this.loadChanged = true;
       return { version: 1, rules: { all: [] } };
     }
     // The builder always shows a group at the top; a lone condition means the same in one.
-    if (!groupKey(tree.rules)) tree.rules = { all: [tree.rules] };
+    if (!groupKey(tree.rules)) {
+      tree.rules = { all: [tree.rules] };
+      this.loadChanged = true;
+    }
     return tree;
   };
 
@@ -135,7 +141,8 @@
     var definition = this.conditions[name];
     var node = { condition: name };
     definition.params.forEach(function (param) {
-      if (param.default !== null && param.default !== undefined) node[param.name] = clone(param.default);
+      if (param.default !== null && param.default !== undefined)
+        node[param.name] = clone(param.default);
     });
     this.applyVisibility(node);
     return node;
@@ -163,7 +170,11 @@
     var definition = this.conditions[node.condition];
     definition.params.forEach(function (param) {
       if (!this.isShown(node, param)) delete node[param.name];
-      else if (node[param.name] === undefined && param.default !== null && param.default !== undefined) {
+      else if (
+        node[param.name] === undefined &&
+        param.default !== null &&
+        param.default !== undefined
+      ) {
         node[param.name] = clone(param.default);
       }
     }, this);
@@ -288,7 +299,8 @@
     this.uid = 0;
     var tree = this.renderGroup([], null, '');
     var children = [tree];
-    if (this.loadProblem) children.unshift(el('p', { className: 'error-message', text: this.loadProblem }));
+    if (this.loadProblem)
+      children.unshift(el('p', { className: 'error-message', text: this.loadProblem }));
     this.host.replaceChildren.apply(this.host, children);
     this.showErrors();
     if (focusPath) this.focusPath(focusPath);
@@ -316,7 +328,8 @@
   Builder.prototype.renderNode = function (keys, number, inNot) {
     var node = this.get(keys);
     if (groupKey(node)) return this.renderGroup(keys, number, inNot);
-    if (isObject(node) && 'not' in node && Object.keys(node).length === 1) return this.renderNot(keys, number);
+    if (isObject(node) && 'not' in node && Object.keys(node).length === 1)
+      return this.renderNot(keys, number);
     if (isObject(node) && typeof node.condition === 'string' && this.conditions[node.condition]) {
       return this.renderCondition(keys, number, inNot);
     }
@@ -325,7 +338,10 @@
 
   Builder.prototype.numberBadge = function (number) {
     if (!number) return null;
-    return el('span', { className: 'oneonone-node__number', text: this.t('rule', { number: number }) });
+    return el('span', {
+      className: 'oneonone-node__number',
+      text: this.t('rule', { number: number }),
+    });
   };
 
   Builder.prototype.actions = function (keys, inNot, removeLabel) {
@@ -364,7 +380,13 @@
     var items = node[kind].map(function (child, index) {
       var childNumber = number ? number + '.' + (index + 1) : String(index + 1);
       return el('li', { className: 'oneonone-group__item' }, [
-        index ? el('span', { className: 'oneonone-joiner', 'aria-hidden': 'true', text: this.t(kind === 'all' ? 'and' : 'or') }) : null,
+        index
+          ? el('span', {
+              className: 'oneonone-joiner',
+              'aria-hidden': 'true',
+              text: this.t(kind === 'all' ? 'and' : 'or'),
+            })
+          : null,
         this.renderNode(keys.concat([kind, index]), childNumber, false),
       ]);
     }, this);
@@ -380,13 +402,16 @@
       },
       GROUP_KEYS.map(function (key) {
         return el('option', { value: key, selected: key === kind, text: builder.t(key) });
-      })
+      }),
     );
     var conditionId = this.id();
     var picker = this.conditionPicker(conditionId, path);
     var empty = null;
     if (!items.length) {
-      empty = el('p', { className: 'oneonone-group__empty', text: this.t(isRoot ? 'empty_root' : 'empty_group') });
+      empty = el('p', {
+        className: 'oneonone-group__empty',
+        text: this.t(isRoot ? 'empty_root' : 'empty_group'),
+      });
     }
     return el(
       'fieldset',
@@ -398,7 +423,10 @@
         'data-oneonone-group': kind,
       },
       [
-        el('legend', { className: 'w-sr-only', text: number ? this.t('rule', { number: number }) : this.t('of_these') }),
+        el('legend', {
+          className: 'w-sr-only',
+          text: number ? this.t('rule', { number: number }) : this.t('of_these'),
+        }),
         el('div', { className: 'oneonone-group__header' }, [
           this.numberBadge(inNot ? null : number),
           el('label', { for: kindId, text: this.t('match') }),
@@ -408,7 +436,11 @@
         el('ol', { className: 'oneonone-group__items' }, items),
         empty,
         el('div', { className: 'oneonone-group__add' }, [
-          el('label', { for: conditionId, className: 'oneonone-group__add-label', text: this.t('condition') }),
+          el('label', {
+            for: conditionId,
+            className: 'oneonone-group__add-label',
+            text: this.t('condition'),
+          }),
           picker,
           el('button', {
             type: 'button',
@@ -435,7 +467,7 @@
         ]),
         isRoot ? null : this.actions(keys, inNot, this.t('remove_group')),
         el('div', { className: 'oneonone-errors', 'data-errors': '' }),
-      ]
+      ],
     );
   };
 
@@ -456,34 +488,52 @@
           'optgroup',
           { label: group },
           groups[group].map(function (condition) {
-            return el('option', { value: condition.name, text: condition.label, title: condition.description });
-          })
-        )
+            return el('option', {
+              value: condition.name,
+              text: condition.label,
+              title: condition.description,
+            });
+          }),
+        ),
       );
     });
-    return el('select', { id: id, 'data-key': path + '|picker', 'data-oneonone-condition-picker': '' }, options);
+    return el(
+      'select',
+      { id: id, 'data-key': path + '|picker', 'data-oneonone-condition-picker': '' },
+      options,
+    );
   };
 
   Builder.prototype.renderNot = function (keys, number) {
     var builder = this;
     var path = pathOf(keys);
-    return el('div', { className: 'oneonone-node oneonone-not', 'data-path': path, 'data-node-path': path, 'data-label': this.t('not'), 'data-oneonone-not': '' }, [
-      el('div', { className: 'oneonone-node__header' }, [
-        this.numberBadge(number),
-        el('strong', { className: 'oneonone-not__label', text: this.t('not') }),
-        el('button', {
-          type: 'button',
-          className: 'button button-small button-secondary',
-          text: this.t('unnegate'),
-          'data-key': path + '|unnegate',
-          onclick: function () {
-            builder.unnegate(keys);
-          },
-        }),
-      ]),
-      this.renderNode(keys.concat(['not']), number, true),
-      el('div', { className: 'oneonone-errors', 'data-errors': '' }),
-    ]);
+    return el(
+      'div',
+      {
+        className: 'oneonone-node oneonone-not',
+        'data-path': path,
+        'data-node-path': path,
+        'data-label': this.t('not'),
+        'data-oneonone-not': '',
+      },
+      [
+        el('div', { className: 'oneonone-node__header' }, [
+          this.numberBadge(number),
+          el('strong', { className: 'oneonone-not__label', text: this.t('not') }),
+          el('button', {
+            type: 'button',
+            className: 'button button-small button-secondary',
+            text: this.t('unnegate'),
+            'data-key': path + '|unnegate',
+            onclick: function () {
+              builder.unnegate(keys);
+            },
+          }),
+        ]),
+        this.renderNode(keys.concat(['not']), number, true),
+        el('div', { className: 'oneonone-errors', 'data-errors': '' }),
+      ],
+    );
   };
 
   Builder.prototype.renderUnknown = function (keys, number) {
@@ -493,12 +543,24 @@
       isObject(node) && typeof node.condition === 'string'
         ? this.t('unknown_condition', { name: node.condition })
         : this.t('unreadable');
-    return el('div', { className: 'oneonone-node oneonone-unknown', 'data-path': path, 'data-node-path': path, 'data-label': '' }, [
-      el('div', { className: 'oneonone-node__header' }, [this.numberBadge(number), el('strong', { text: message })]),
-      el('pre', { className: 'oneonone-unknown__json', text: JSON.stringify(node) }),
-      this.actions(keys, true, this.t('remove')),
-      el('div', { className: 'oneonone-errors', 'data-errors': '' }),
-    ]);
+    return el(
+      'div',
+      {
+        className: 'oneonone-node oneonone-unknown',
+        'data-path': path,
+        'data-node-path': path,
+        'data-label': '',
+      },
+      [
+        el('div', { className: 'oneonone-node__header' }, [
+          this.numberBadge(number),
+          el('strong', { text: message }),
+        ]),
+        el('pre', { className: 'oneonone-unknown__json', text: JSON.stringify(node) }),
+        this.actions(keys, true, this.t('remove')),
+        el('div', { className: 'oneonone-errors', 'data-errors': '' }),
+      ],
+    );
   };
 
   Builder.prototype.renderCondition = function (keys, number, inNot) {
@@ -528,14 +590,20 @@
       [
         el('div', { className: 'oneonone-node__header' }, [
           this.numberBadge(inNot ? null : number),
-          el('strong', { id: headingId, className: 'oneonone-condition__label', text: definition.label }),
+          el('strong', {
+            id: headingId,
+            className: 'oneonone-condition__label',
+            text: definition.label,
+          }),
           el('span', { className: 'oneonone-condition__group', text: definition.group }),
         ]),
-        definition.description ? el('p', { className: 'oneonone-condition__description', text: definition.description }) : null,
+        definition.description
+          ? el('p', { className: 'oneonone-condition__description', text: definition.description })
+          : null,
         el('div', { className: 'oneonone-params' }, params),
         this.actions(keys, inNot, this.t('remove')),
         el('div', { className: 'oneonone-errors', 'data-errors': '' }),
-      ]
+      ],
     );
   };
 
@@ -544,10 +612,18 @@
   // A labelled field: one control, or several in a fieldset (multi choices, windows, filters).
   Builder.prototype.field = function (options) {
     var children = [];
-    var help = options.help ? el('p', { className: 'oneonone-field__help', id: options.id + '-help', text: options.help }) : null;
+    var help = options.help
+      ? el('p', { className: 'oneonone-field__help', id: options.id + '-help', text: options.help })
+      : null;
     if (options.controlId) {
       if (help) options.control.setAttribute('aria-describedby', options.id + '-help');
-      children.push(el('label', { className: 'oneonone-field__label', for: options.controlId, text: options.label }));
+      children.push(
+        el('label', {
+          className: 'oneonone-field__label',
+          for: options.controlId,
+          text: options.label,
+        }),
+      );
       children.push(options.control);
     } else {
       children.push(el('legend', { className: 'oneonone-field__label', text: options.label }));
@@ -563,7 +639,7 @@
         'data-label': options.label,
         'data-field': '',
       },
-      children
+      children,
     );
   };
 
@@ -571,7 +647,13 @@
     var options = [];
     if (emptyLabel !== null) options.push(el('option', { value: '', text: emptyLabel }));
     choices.forEach(function (choice) {
-      options.push(el('option', { value: choice[0], selected: String(value) === String(choice[0]), text: choice[1] }));
+      options.push(
+        el('option', {
+          value: choice[0],
+          selected: String(value) === String(choice[0]),
+          text: choice[1],
+        }),
+      );
     });
     return el('select', attrs, options);
   };
@@ -587,7 +669,11 @@
     var control;
 
     function store(newValue, restructure) {
-      if (newValue === undefined || newValue === '' || (Array.isArray(newValue) && !newValue.length)) {
+      if (
+        newValue === undefined ||
+        newValue === '' ||
+        (Array.isArray(newValue) && !newValue.length)
+      ) {
         delete node[param.name];
       } else {
         node[param.name] = newValue;
@@ -606,7 +692,11 @@
 
     if (kind === 'choice' || kind === 'event_type' || kind === 'segment' || kind === 'bool') {
       var choices = param.choices || [];
-      if (kind === 'bool') choices = [['true', this.t('yes')], ['false', this.t('no')]];
+      if (kind === 'bool')
+        choices = [
+          ['true', this.t('yes')],
+          ['false', this.t('no')],
+        ];
       if (kind === 'segment') {
         choices = choices.filter(function (choice) {
           return String(choice[0]) !== String(builder.segmentId);
@@ -618,17 +708,25 @@
         choices = this.operatorChoices(choices, this.valueType(node));
       }
       var shown = value === undefined ? param.default : value;
-      if (kind === 'bool' && shown !== undefined && shown !== null) shown = shown ? 'true' : 'false';
+      if (kind === 'bool' && shown !== undefined && shown !== null)
+        shown = shown ? 'true' : 'false';
       var hasDefault = param.default !== null && param.default !== undefined;
-      var emptyLabel = hasDefault && param.required ? null : param.required ? this.t('choose') : '—';
-      control = this.select({ id: id, 'data-key': key, 'data-path': path }, choices, shown === undefined || shown === null ? '' : shown, emptyLabel);
+      var emptyLabel =
+        hasDefault && param.required ? null : param.required ? this.t('choose') : '—';
+      control = this.select(
+        { id: id, 'data-key': key, 'data-path': path },
+        choices,
+        shown === undefined || shown === null ? '' : shown,
+        emptyLabel,
+      );
       control.addEventListener('change', function (event) {
         var raw = event.target.value;
         var stored = raw;
         if (kind === 'bool') stored = raw === '' ? undefined : raw === 'true';
         if (kind === 'segment' && raw !== '') stored = Number(raw);
         var restructure = revealsOthers || param.name === 'operator' || decidesType;
-        if (param.name === 'operator' && builder.shape(raw) !== builder.shape(node.operator)) delete node.value;
+        if (param.name === 'operator' && builder.shape(raw) !== builder.shape(node.operator))
+          delete node.value;
         if (decidesType) {
           node[param.name] = stored;
           var allowed = (builder.schema.operators || {})[builder.valueType(node)] || [];
@@ -659,23 +757,60 @@
               });
             store(picked, revealsOthers);
           });
-          return el('label', { className: 'oneonone-checkbox', for: boxId }, [box, ' ' + choice[1]]);
-        })
+          return el('label', { className: 'oneonone-checkbox', for: boxId }, [
+            box,
+            ' ' + choice[1],
+          ]);
+        }),
       );
-      return this.field({ kind: kind, id: id, label: label, help: param.help, control: control, path: path });
+      return this.field({
+        kind: kind,
+        id: id,
+        label: label,
+        help: param.help,
+        control: control,
+        path: path,
+      });
     } else if (kind === 'window') {
-      return this.field({ kind: kind, id: id, label: label, help: param.help, path: path, control: this.windowEditor(node, param, path, key) });
+      return this.field({
+        kind: kind,
+        id: id,
+        label: label,
+        help: param.help,
+        path: path,
+        control: this.windowEditor(node, param, path, key),
+      });
     } else if (kind === 'filters') {
-      return this.field({ kind: kind, id: id, label: label, help: param.help, path: path, control: this.filtersEditor(node, param, path, key, keys) });
+      return this.field({
+        kind: kind,
+        id: id,
+        label: label,
+        help: param.help,
+        path: path,
+        control: this.filtersEditor(node, param, path, key, keys),
+      });
     } else if (kind === 'value') {
       return this.valueParam(node, param, path, id, key);
     } else {
-      control = this.scalarInput(kind, value, { id: id, 'data-key': key, 'data-path': path }, param);
+      control = this.scalarInput(
+        kind,
+        value,
+        { id: id, 'data-key': key, 'data-path': path },
+        param,
+      );
       control.addEventListener('input', function (event) {
         store(builder.readScalar(kind, event.target), revealsOthers);
       });
     }
-    return this.field({ kind: kind, id: id, controlId: id, label: label, help: param.help, control: control, path: path });
+    return this.field({
+      kind: kind,
+      id: id,
+      controlId: id,
+      label: label,
+      help: param.help,
+      control: control,
+      path: path,
+    });
   };
 
   // Text, numbers, dates and lists of text as inputs; what they hold read back as JSON values.
@@ -729,7 +864,12 @@
     }
     if (shape === 'none') return null;
     if (shape === 'days') {
-      var days = this.scalarInput('int', value, { id: base.id, 'data-key': base.key, 'data-path': base.path, min: 0 }, { min: 0, max: 3660 });
+      var days = this.scalarInput(
+        'int',
+        value,
+        { id: base.id, 'data-key': base.key, 'data-path': base.path, min: 0 },
+        { min: 0, max: 3660 },
+      );
       days.addEventListener('input', function () {
         onChange(builder.readScalar('int', days));
       });
@@ -737,7 +877,17 @@
     }
     if (shape === 'list') {
       var items = Array.isArray(value) ? value : value === undefined ? [] : [value];
-      var area = el('textarea', { id: base.id, rows: 3, 'data-key': base.key, 'data-path': base.path, 'aria-describedby': base.id + '-lines' }, [items.join('\n')]);
+      var area = el(
+        'textarea',
+        {
+          id: base.id,
+          rows: 3,
+          'data-key': base.key,
+          'data-path': base.path,
+          'aria-describedby': base.id + '-lines',
+        },
+        [items.join('\n')],
+      );
       area.addEventListener('input', function () {
         var lines = builder.readScalar('texts', area);
         if (inputKind === 'number') {
@@ -748,24 +898,51 @@
         }
         onChange(lines.length ? lines : undefined);
       });
-      return el('span', { className: 'oneonone-stack' }, [area, el('span', { className: 'oneonone-field__help', id: base.id + '-lines', text: this.t('one_per_line') })]);
+      return el('span', { className: 'oneonone-stack' }, [
+        area,
+        el('span', {
+          className: 'oneonone-field__help',
+          id: base.id + '-lines',
+          text: this.t('one_per_line'),
+        }),
+      ]);
     }
     if (shape === 'pair') {
       var pair = Array.isArray(value) ? value : [];
-      var low = this.scalarInput(inputKind, pair[0], { id: base.id, 'data-key': base.key + '|0', 'data-path': base.path + '[0]' });
+      var low = this.scalarInput(inputKind, pair[0], {
+        id: base.id,
+        'data-key': base.key + '|0',
+        'data-path': base.path + '[0]',
+      });
       var highId = base.id + '-high';
-      var high = this.scalarInput(inputKind, pair[1], { id: highId, 'data-key': base.key + '|1', 'data-path': base.path + '[1]' });
+      var high = this.scalarInput(inputKind, pair[1], {
+        id: highId,
+        'data-key': base.key + '|1',
+        'data-path': base.path + '[1]',
+      });
       var update = function () {
         var values = [read(low), read(high)];
-        onChange(values[0] === undefined && values[1] === undefined ? undefined : values.map(function (v) {
-          return v === undefined ? null : v;
-        }));
+        onChange(
+          values[0] === undefined && values[1] === undefined
+            ? undefined
+            : values.map(function (v) {
+                return v === undefined ? null : v;
+              }),
+        );
       };
       low.addEventListener('input', update);
       high.addEventListener('input', update);
-      return el('span', { className: 'oneonone-inline', 'data-path': base.path }, [low, el('label', { for: highId, text: ' ' + this.t('and_value') + ' ' }), high]);
+      return el('span', { className: 'oneonone-inline', 'data-path': base.path }, [
+        low,
+        el('label', { for: highId, text: ' ' + this.t('and_value') + ' ' }),
+        high,
+      ]);
     }
-    var single = this.scalarInput(inputKind, Array.isArray(value) ? '' : value, { id: base.id, 'data-key': base.key, 'data-path': base.path });
+    var single = this.scalarInput(inputKind, Array.isArray(value) ? '' : value, {
+      id: base.id,
+      'data-key': base.key,
+      'data-path': base.path,
+    });
     single.addEventListener('input', function () {
       onChange(read(single));
     });
@@ -780,36 +957,71 @@
     });
     var operator = hasOperator ? node.operator : 'equals';
     if (hasOperator && this.shape(operator) === 'none') return null;
-    var control = this.valueEditor(this.valueType(node), operator, node[param.name], { id: id, key: key, path: path }, function (newValue) {
-      if (newValue === undefined) delete node[param.name];
-      else node[param.name] = newValue;
-      builder.changed();
+    var control = this.valueEditor(
+      this.valueType(node),
+      operator,
+      node[param.name],
+      { id: id, key: key, path: path },
+      function (newValue) {
+        if (newValue === undefined) delete node[param.name];
+        else node[param.name] = newValue;
+        builder.changed();
+      },
+    );
+    return this.field({
+      kind: 'value',
+      id: id,
+      controlId: id,
+      label: param.label,
+      help: param.help,
+      control: control,
+      path: path,
     });
-    return this.field({ kind: 'value', id: id, controlId: id, label: param.label, help: param.help, control: control, path: path });
   };
 
   Builder.prototype.windowEditor = function (node, param, path, key) {
     var builder = this;
-    var window_ = isObject(node[param.name]) ? node[param.name] : clone(param.default) || { type: 'ever' };
+    var window_ = isObject(node[param.name])
+      ? node[param.name]
+      : clone(param.default) || { type: 'ever' };
     var typeId = this.id();
-    var units = this.schema.window_units || [['hours', 'hours'], ['days', 'days'], ['weeks', 'weeks']];
+    var units = this.schema.window_units || [
+      ['hours', 'hours'],
+      ['days', 'days'],
+      ['weeks', 'weeks'],
+    ];
     var presets = {
       ever: { type: 'ever' },
       last: { type: 'last', amount: 30, unit: 'days' },
       between: { type: 'between', from: 7, to: 14, unit: 'days' },
     };
     var typeSelect = this.select(
-      { id: typeId, 'data-key': key + '|type', 'data-path': path + '.type', 'aria-label': param.label },
-      [['ever', this.t('ever')], ['last', this.t('last')], ['between', this.t('between')]],
+      {
+        id: typeId,
+        'data-key': key + '|type',
+        'data-path': path + '.type',
+        'aria-label': param.label,
+      },
+      [
+        ['ever', this.t('ever')],
+        ['last', this.t('last')],
+        ['between', this.t('between')],
+      ],
       window_.type,
-      null
+      null,
     );
     typeSelect.addEventListener('change', function () {
       node[param.name] = clone(presets[typeSelect.value]);
       builder.restructured(null);
     });
     function number(name, label) {
-      var input = builder.scalarInput('int', window_[name], { id: builder.id(), 'data-key': key + '|' + name, 'data-path': path + '.' + name, 'aria-label': label, min: name === 'amount' ? 1 : 0 });
+      var input = builder.scalarInput('int', window_[name], {
+        id: builder.id(),
+        'data-key': key + '|' + name,
+        'data-path': path + '.' + name,
+        'aria-label': label,
+        min: name === 'amount' ? 1 : 0,
+      });
       input.addEventListener('input', function () {
         var current = node[param.name] || clone(window_);
         var read = builder.readScalar('int', input);
@@ -820,7 +1032,12 @@
       });
       return input;
     }
-    var unitSelect = this.select({ 'data-key': key + '|unit', 'data-path': path + '.unit', 'aria-label': this.t('unit') }, units, window_.unit || 'days', null);
+    var unitSelect = this.select(
+      { 'data-key': key + '|unit', 'data-path': path + '.unit', 'aria-label': this.t('unit') },
+      units,
+      window_.unit || 'days',
+      null,
+    );
     unitSelect.addEventListener('change', function () {
       var current = node[param.name] || clone(window_);
       current.unit = unitSelect.value;
@@ -828,9 +1045,18 @@
       builder.changed();
     });
     var parts = [typeSelect];
-    if (window_.type === 'last') parts.push(' ', number('amount', param.label + ': ' + this.t('last')), ' ', unitSelect);
+    if (window_.type === 'last')
+      parts.push(' ', number('amount', param.label + ': ' + this.t('last')), ' ', unitSelect);
     if (window_.type === 'between') {
-      parts.push(' ', number('from', param.label + ': ' + this.t('between')), ' ' + this.t('and_value') + ' ', number('to', param.label + ': ' + this.t('and_value')), ' ', unitSelect, ' ' + this.t('ago'));
+      parts.push(
+        ' ',
+        number('from', param.label + ': ' + this.t('between')),
+        ' ' + this.t('and_value') + ' ',
+        number('to', param.label + ': ' + this.t('and_value')),
+        ' ',
+        unitSelect,
+        ' ' + this.t('ago'),
+      );
     }
     return el('span', { className: 'oneonone-inline' }, parts);
   };
@@ -850,7 +1076,17 @@
     var known = (this.schema.event_properties || {})[eventType] || [];
     var listId = this.id();
     var rows = filters.map(function (filter, index) {
-      return this.filterRow(node, param, filters, filter, index, path + '[' + index + ']', key + '|' + index, listId, known);
+      return this.filterRow(
+        node,
+        param,
+        filters,
+        filter,
+        index,
+        path + '[' + index + ']',
+        key + '|' + index,
+        listId,
+        known,
+      );
     }, this);
     return el('div', { className: 'oneonone-filters' }, [
       known.length
@@ -859,10 +1095,12 @@
             { id: listId },
             known.map(function (item) {
               return el('option', { value: item[0] });
-            })
+            }),
           )
         : null,
-      rows.length ? el('ol', { className: 'oneonone-filters__list' }, rows) : el('p', { className: 'oneonone-field__help', text: this.t('filters_none') }),
+      rows.length
+        ? el('ol', { className: 'oneonone-filters__list' }, rows)
+        : el('p', { className: 'oneonone-field__help', text: this.t('filters_none') }),
       el('button', {
         type: 'button',
         className: 'button button-small button-secondary',
@@ -877,7 +1115,17 @@
     ]);
   };
 
-  Builder.prototype.filterRow = function (node, param, filters, filter, index, path, key, listId, known) {
+  Builder.prototype.filterRow = function (
+    node,
+    param,
+    filters,
+    filter,
+    index,
+    path,
+    key,
+    listId,
+    known,
+  ) {
     var builder = this;
     var label = this.t('filter') + ' ' + (index + 1);
     var types = Object.keys(this.schema.value_types || { text: 'Text' }).map(function (type) {
@@ -906,13 +1154,19 @@
       })[0];
       if (match && match[1] !== filter.type) {
         filter.type = match[1];
-        if ((builder.schema.operators[filter.type] || []).indexOf(filter.operator) === -1) filter.operator = builder.schema.operators[filter.type][0];
+        if ((builder.schema.operators[filter.type] || []).indexOf(filter.operator) === -1)
+          filter.operator = builder.schema.operators[filter.type][0];
         delete filter.value;
         builder.restructured(null);
       }
     });
     var typeId = this.id();
-    var typeSelect = this.select({ id: typeId, 'data-key': key + '|type', 'data-path': path + '.type' }, types, filter.type || 'text', null);
+    var typeSelect = this.select(
+      { id: typeId, 'data-key': key + '|type', 'data-path': path + '.type' },
+      types,
+      filter.type || 'text',
+      null,
+    );
     typeSelect.addEventListener('change', function () {
       filter.type = typeSelect.value;
       var allowed = builder.schema.operators[filter.type] || [];
@@ -924,25 +1178,41 @@
     var operators = (this.schema.operators[filter.type || 'text'] || []).map(function (op) {
       return [op, op];
     });
-    var operatorSelect = this.select({ id: operatorId, 'data-key': key + '|operator', 'data-path': path + '.operator' }, this.operatorChoices(operators, filter.type || 'text'), filter.operator || '', this.t('choose'));
+    var operatorSelect = this.select(
+      { id: operatorId, 'data-key': key + '|operator', 'data-path': path + '.operator' },
+      this.operatorChoices(operators, filter.type || 'text'),
+      filter.operator || '',
+      this.t('choose'),
+    );
     operatorSelect.addEventListener('change', function () {
-      if (builder.shape(operatorSelect.value) !== builder.shape(filter.operator)) delete filter.value;
+      if (builder.shape(operatorSelect.value) !== builder.shape(filter.operator))
+        delete filter.value;
       if (operatorSelect.value) filter.operator = operatorSelect.value;
       else delete filter.operator;
       builder.restructured(null);
     });
     var valueId = this.id();
-    var valueControl = this.valueEditor(filter.type || 'text', filter.operator, filter.value, { id: valueId, key: key + '|value', path: path + '.value' }, function (newValue) {
-      if (newValue === undefined) delete filter.value;
-      else filter.value = newValue;
-      builder.changed();
-    });
+    var valueControl = this.valueEditor(
+      filter.type || 'text',
+      filter.operator,
+      filter.value,
+      { id: valueId, key: key + '|value', path: path + '.value' },
+      function (newValue) {
+        if (newValue === undefined) delete filter.value;
+        else filter.value = newValue;
+        builder.changed();
+      },
+    );
     function part(text, id, control, name) {
-      return el('div', { className: 'oneonone-field', 'data-path': path + '.' + name, 'data-label': text }, [
-        el('label', { className: 'oneonone-field__label', for: id, text: text }),
-        control,
-        el('div', { className: 'oneonone-errors', 'data-errors': '' }),
-      ]);
+      return el(
+        'div',
+        { className: 'oneonone-field', 'data-path': path + '.' + name, 'data-label': text },
+        [
+          el('label', { className: 'oneonone-field__label', for: id, text: text }),
+          control,
+          el('div', { className: 'oneonone-errors', 'data-errors': '' }),
+        ],
+      );
     }
     return el('li', {}, [
       el('fieldset', { className: 'oneonone-filter', 'data-path': path, 'data-label': label }, [
@@ -994,9 +1264,16 @@
         general.push(error);
         return;
       }
-      if (/^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName)) target.setAttribute('aria-invalid', 'true');
+      if (/^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName))
+        target.setAttribute('aria-invalid', 'true');
       holder.classList.add('oneonone-has-error');
-      slot.appendChild(el('p', { className: 'error-message', 'data-oneonone-error': error.field, text: builder.inlineMessage(holder, error.message) }));
+      slot.appendChild(
+        el('p', {
+          className: 'error-message',
+          'data-oneonone-error': error.field,
+          text: builder.inlineMessage(holder, error.message),
+        }),
+      );
     });
     this.showProblems(general);
   };
@@ -1037,7 +1314,9 @@
           className: 'button button-small button-secondary oneonone-problem',
           text: text,
           onclick: function () {
-            var focusable = /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(target.tagName) ? target : target.querySelector('input, select, textarea, button');
+            var focusable = /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(target.tagName)
+              ? target
+              : target.querySelector('input, select, textarea, button');
             (focusable || target).focus();
             target.scrollIntoView({ block: 'center' });
           },
@@ -1049,7 +1328,10 @@
       return;
     }
     this.problemsEl.replaceChildren(
-      el('div', { className: 'oneonone-builder__problems' }, [el('p', { text: this.t('problems') }), el('ul', { 'data-oneonone-problem-list': '' }, items)])
+      el('div', { className: 'oneonone-builder__problems' }, [
+        el('p', { text: this.t('problems') }),
+        el('ul', { 'data-oneonone-problem-list': '' }, items),
+      ]),
     );
   };
 
@@ -1067,7 +1349,9 @@
 
   Builder.prototype.csrfToken = function () {
     var form = this.root.closest('form');
-    var field = (form && form.querySelector('[name=csrfmiddlewaretoken]')) || document.querySelector('[name=csrfmiddlewaretoken]');
+    var field =
+      (form && form.querySelector('[name=csrfmiddlewaretoken]')) ||
+      document.querySelector('[name=csrfmiddlewaretoken]');
     if (field) return field.value;
     var match = /(?:^|;\s*)csrftoken=([^;]+)/.exec(document.cookie);
     return match ? decodeURIComponent(match[1]) : '';
@@ -1108,7 +1392,7 @@
           },
           function () {
             throw new Error('HTTP ' + response.status);
-          }
+          },
         );
       })
       .then(function (data) {
@@ -1117,7 +1401,11 @@
       })
       .catch(function (error) {
         if (sequence !== builder.sequence) return;
-        builder.showFailure(timedOut ? builder.t('slow') : builder.t('failed', { reason: error.message || error.name }));
+        builder.showFailure(
+          timedOut
+            ? builder.t('slow')
+            : builder.t('failed', { reason: error.message || error.name }),
+        );
       })
       .finally(function () {
         window.clearTimeout(timeout);
@@ -1139,13 +1427,27 @@
     this.countEl.dataset.state = 'ready';
     this.countEl.dataset.count = String(count);
     this.countEl.dataset.complete = data.complete ? 'true' : 'false';
-    var summary = [el('strong', { text: count === 1 ? this.t('count_one') : this.t('count_many', { count: count.toLocaleString() }) })];
-    if (!data.complete) summary.push(el('span', { className: 'oneonone-builder__note', text: ' ' + this.t('incomplete') }));
+    var summary = [
+      el('strong', {
+        text:
+          count === 1
+            ? this.t('count_one')
+            : this.t('count_many', { count: count.toLocaleString() }),
+      }),
+    ];
+    if (!data.complete)
+      summary.push(
+        el('span', { className: 'oneonone-builder__note', text: ' ' + this.t('incomplete') }),
+      );
     this.countEl.replaceChildren.apply(this.countEl, summary);
     if (data.sample_hidden) {
-      this.sampleEl.replaceChildren(el('p', { className: 'oneonone-field__help', text: this.t('sample_hidden') }));
+      this.sampleEl.replaceChildren(
+        el('p', { className: 'oneonone-field__help', text: this.t('sample_hidden') }),
+      );
     } else if (!data.sample || !data.sample.length) {
-      this.sampleEl.replaceChildren(el('p', { className: 'oneonone-field__help', text: this.t('sample_empty') }));
+      this.sampleEl.replaceChildren(
+        el('p', { className: 'oneonone-field__help', text: this.t('sample_empty') }),
+      );
     } else {
       this.sampleEl.replaceChildren(
         el('p', { className: 'oneonone-builder__sample-heading', text: this.t('sample') }),
@@ -1154,9 +1456,13 @@
           { className: 'oneonone-builder__sample', 'data-oneonone-sample-list': '' },
           data.sample.map(function (contact) {
             var text = contact.name ? contact.name + ' <' + contact.email + '>' : contact.email;
-            return el('li', {}, [contact.url ? el('a', { href: contact.url, target: '_blank', rel: 'noopener', text: text }) : text]);
-          })
-        )
+            return el('li', {}, [
+              contact.url
+                ? el('a', { href: contact.url, target: '_blank', rel: 'noopener', text: text })
+                : text,
+            ]);
+          }),
+        ),
       );
     }
   };
@@ -1164,7 +1470,9 @@
   Builder.prototype.showFailure = function (message) {
     this.countEl.dataset.state = 'error';
     delete this.countEl.dataset.count;
-    this.countEl.replaceChildren(el('span', { className: 'oneonone-builder__failure', text: message }));
+    this.countEl.replaceChildren(
+      el('span', { className: 'oneonone-builder__failure', text: message }),
+    );
     this.sampleEl.replaceChildren();
   };
 
