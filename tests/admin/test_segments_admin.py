@@ -343,6 +343,23 @@ def test_preview_refuses_what_is_not_a_tree(admin_client: Client) -> None:
     assert data["errors"][0]["field"] == "rules"
 
 
+def test_preview_says_so_when_the_database_gives_up(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    from wagtail_oneonone.admin import segments
+
+    def too_slow(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(segments, "preview_rules", too_slow)
+    response = preview(admin_client, tree())
+    assert response.status_code == 200
+    assert response.json()["count"] is None
+    assert "could not count these rules in time" in response.json()["message"]
+
+
 # The segment page, listing and export --------------------------------------------------------
 
 

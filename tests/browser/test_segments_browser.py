@@ -371,3 +371,39 @@ def test_every_condition_and_every_kind_of_input(
     expect(marked).to_have_text("Size is required")
     assert not Segment.objects.exists()
     assert errors == []
+
+
+def test_a_failing_or_slow_count_never_breaks_the_builder(
+    logged_in: Callable[[str], Any], shoppers: dict[str, Contact]
+) -> None:
+    from playwright.sync_api import expect
+
+    page = logged_in("/admin/oneonone_segment/new/")
+    expect_count(page, 5)
+    root = page.locator(ROOT)
+    status = page.locator("[data-oneonone-count]")
+
+    def add_consent() -> Any:
+        root.get_by_label("Condition").last.select_option("consent")
+        root.get_by_role("button", name="Add condition").last.click()
+
+    # The server fails: a message, and the builder goes on working.
+    page.route("**/oneonone_segment/preview/", lambda route: route.fulfill(status=500))
+    add_consent()
+    expect(status).to_have_attribute("data-state", "error")
+    expect(status).to_contain_text("The count could not be fetched (HTTP 500)")
+    page.unroute("**/oneonone_segment/preview/")
+
+    # The server does not answer: after the time limit, a message; the next change counts.
+    held: list[Any] = []
+    page.route("**/oneonone_segment/preview/", lambda route: held.append(route))
+    page.eval_on_selector(
+        "[data-oneonone-segment-builder]", "root => root.oneononeBuilder.timeoutMs = 300"
+    )
+    page.get_by_label("Subscribed", exact=True).check()
+    expect(status).to_contain_text("The count is taking too long")
+    page.unroute("**/oneonone_segment/preview/")
+    page.get_by_label("Pending double opt-in").check()
+    expect_count(page, 2)
+    add_consent()
+    expect(page.locator("[data-oneonone-condition='consent']")).to_have_count(2)

@@ -86,6 +86,7 @@
       this.conditions[condition.name] = condition;
     }, this);
     this.uid = 0;
+    this.timeoutMs = PREVIEW_TIMEOUT_MS;
     this.timer = null;
     this.request = null;
     this.sequence = 0;
@@ -831,6 +832,15 @@
       attrs.spellcheck = 'false';
       attrs.autocomplete = 'off';
     }
+    // Left empty, a parameter takes its default: say which.
+    if (
+      param &&
+      param.default !== null &&
+      param.default !== undefined &&
+      !isObject(param.default)
+    ) {
+      attrs.placeholder = String(param.default);
+    }
     attrs.value = String(shown);
     return el('input', attrs);
   };
@@ -1367,7 +1377,7 @@
     var timeout = window.setTimeout(function () {
       timedOut = true;
       controller.abort();
-    }, PREVIEW_TIMEOUT_MS);
+    }, this.timeoutMs);
     this.request = controller;
     this.countEl.dataset.state = 'loading';
     this.root.setAttribute('aria-busy', 'true');
