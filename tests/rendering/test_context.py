@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from wagtail_oneonone.models import ConsentStatus, Contact, Event
 from wagtail_oneonone.rendering import build_context, preview_context, render_email
 from wagtail_oneonone.rendering.context import CONTEXT_VARIABLES, build_contexts
+from wagtail_oneonone.rendering.segments import SegmentMembership
 
 from .conftest import oneonone_settings, source
 
@@ -23,6 +24,10 @@ PLAIN_TYPES = (str, int, float, bool, type(None))
 
 
 def assert_plain(value: Any, path: str = "context") -> None:
+    if path == "context.contact.in_segment":
+        # The one thing that is not data: a yes/no question that returns a bool.
+        assert type(value) is SegmentMembership
+        return
     if isinstance(value, dict):
         assert type(value) is dict, path
         for key, item in value.items():
@@ -112,6 +117,7 @@ def test_context_is_plain_data_with_the_documented_keys(
         ctx = build_context(contact, trigger_event=trigger, now=START)
     assert_plain(ctx)
     assert set(ctx) == set(CONTEXT_VARIABLES) - {"unsubscribe_url", "preferences_url"}
+    assert ctx["contact"].pop("in_segment") == SegmentMembership(contact.pk, now=START)
     assert ctx["contact"] == {
         "email": "ada@example.com",
         "first_name": "Ada",

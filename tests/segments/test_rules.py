@@ -185,6 +185,7 @@ def test_cycles_and_missing_segments_are_refused() -> None:
     Segment.objects.filter(pk=first.pk).update(
         rules=tree({"condition": "segment", "segment": second.pk})
     )
+    first.refresh_from_db()
     with pytest.raises(SegmentRuleError, match="cycle"):
         list(first.contacts())
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from ..conf import app_settings
 from ..events.types import label_for
 from ..models import Contact, Event
+from .segments import SegmentMembership
 
 #: Every variable ``build_context`` provides (plus the links the sender adds).
 CONTEXT_VARIABLES = (
@@ -245,6 +246,8 @@ def _context(
     contact: Contact, events: list[dict[str, Any]], site: dict[str, str], now: datetime
 ) -> dict[str, Any]:
     contact_data = contact_dict(contact)
+    # A question, not data: asked only by templates that use it (one query a segment).
+    contact_data["in_segment"] = SegmentMembership(contact.pk, now=now)
     recent = int(app_settings.RECENT_EVENTS_IN_CONTEXT)
     return {
         "contact": contact_data,

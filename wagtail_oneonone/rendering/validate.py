@@ -12,13 +12,14 @@ from ..conf import app_settings
 from .context import CONTACT_FIELDS, CONTEXT_VARIABLES, EVENT_FIELDS, SITE_FIELDS
 from .environment import get_environment
 from .render import PARTS, TemplateSource, did_you_mean, environment_kind, unknown_name_message
+from .segments import segment_slugs_used
 
 ERROR = "error"
 WARNING = "warning"
 
 # Dicts whose keys are known, so ``contact.frist_name`` can be flagged.
 _KNOWN_FIELDS: dict[str, tuple[str, ...]] = {
-    "contact": CONTACT_FIELDS,
+    "contact": (*CONTACT_FIELDS, "in_segment"),
     "site": SITE_FIELDS,
     "trigger": EVENT_FIELDS,
 }
@@ -64,7 +65,24 @@ def validate_part(part: str, text: str) -> list[TemplateIssue]:
             env.compile(tree)
         except TemplateSyntaxError as exc:
             issues.append(TemplateIssue(part, exc.message or str(exc), exc.lineno, ERROR))
-    return issues + list(_unknown_names(part, tree))
+    return issues + list(_unknown_names(part, tree)) + list(_unknown_segments(part, tree))
+
+
+def _unknown_segments(part: str, tree: nodes.Template) -> Iterator[TemplateIssue]:
+    """``contact.in_segment("slug")`` naming no segment would fail every message."""
+    from ..models import Segment
+
+    used = segment_slugs_used(tree)
+    if not used:
+        return
+    known = set(
+        Segment.objects.filter(slug__in={slug for slug, _ in used}).values_list("slug", flat=True)
+    )
+    for slug, line in used:
+        if slug not in known:
+            hint = did_you_mean(slug, list(Segment.objects.values_list("slug", flat=True)))
+            message = f"there is no segment with the slug {slug!r}{hint}"
+            yield TemplateIssue(part, message, line, ERROR)
 
 
 def _feature_errors(part: str, tree: nodes.Template) -> Iterator[TemplateIssue]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ..exceptions import SegmentRuleError
 from ..models import Contact, Segment, SegmentCount
-from .compiler import compile_context, compile_node, segment_q
+from .compiler import compile_context, compile_node
 from .conditions import CompileContext
 from .rules import clean_rules
 
@@ -21,11 +21,13 @@ logger = logging.getLogger(__name__)
 
 def segment_contacts(segment: Segment, *, now: dt.datetime | None = None) -> QuerySet[Contact]:
     """The segment's members at ``now``; raises SegmentRuleError if its rules are broken."""
-    if segment.pk is None:
-        return Contact.objects.filter(
-            compile_node(clean_rules(segment.rules)["rules"], compile_context(now))
+    context = compile_context(now)
+    if segment.pk is not None:
+        # Segments it refers to are expanded with this one in the chain, to see cycles.
+        context = CompileContext(
+            now=context.now, time_zone=context.time_zone, segments=(segment.pk,)
         )
-    return Contact.objects.filter(segment_q(segment.pk, compile_context(now)))
+    return Contact.objects.filter(compile_node(clean_rules(segment.rules)["rules"], context))
 
 
 def check_segment_rules(rules: Any, segment_id: int | None = None) -> dict[str, Any]:
