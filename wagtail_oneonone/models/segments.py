@@ -55,3 +55,6 @@ class SegmentCount(models.Model):
         verbose_name = _("segment count")
         ordering = ["-counted_at"]
         indexes = [models.Index(fields=["segment", "counted_at"], name="oneonone_segcount_time")]
+
+    def __str__(self) -> str:
+        return f"{self.count} at {self.counted_at:%Y-%m-%d %H:%M}"
