@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMessage
 from django.test import override_settings
-from django.urls import resolve
+from django.urls import get_script_prefix, include, path, resolve, reverse, set_script_prefix
 
 from wagtail_oneonone.tracking.links import (
     list_unsubscribe_headers,
@@ -60,6 +60,29 @@ def test_urls_are_absolute_and_resolve_to_the_views() -> None:
     match = resolve(url.removeprefix("https://shop.example"))
     assert match.view_name == "wagtail_oneonone:preferences"
     assert read_token(match.kwargs["token"], "preferences").message_id is None
+
+
+#: A site that mounts the app's URLs elsewhere (``ROOT_URLCONF`` = this module).
+urlpatterns = [path("mail/", include("wagtail_oneonone.urls"))]
+
+
+@override_settings(WAGTAIL_ONEONONE=SHOP)
+def test_links_follow_where_the_site_mounts_the_app() -> None:
+    url = unsubscribe_url(42, 1234)
+    assert url.startswith("https://shop.example/email/unsubscribe/")
+    assert url.removeprefix("https://shop.example") == reverse(
+        "wagtail_oneonone:unsubscribe", args=[url.rstrip("/").rsplit("/", 1)[1]]
+    )
+    with override_settings(ROOT_URLCONF=__name__):
+        assert unsubscribe_url(42, 1234) == url.replace("/email/", "/mail/")
+        assert preferences_url(42).startswith("https://shop.example/mail/preferences/")
+    prefix = get_script_prefix()
+    set_script_prefix("/site/")
+    try:
+        assert unsubscribe_url(42, 1234) == url.replace("/email/", "/site/email/")
+    finally:
+        set_script_prefix(prefix)
+    assert unsubscribe_url(42, 1234) == url
 
 
 @override_settings(WAGTAIL_ONEONONE=SHOP)

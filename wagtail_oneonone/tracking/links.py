@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, get_script_prefix, get_urlconf, reverse
 
 from ..conf import SETTING_NAME, app_settings
 from .tokens import PREFERENCES, UNSUBSCRIBE, make_token
@@ -32,13 +33,37 @@ def site_base_url() -> str:
 def unsubscribe_url(contact_id: int, message_id: int | None = None) -> str:
     """The one-click unsubscribe URL: GET shows a page, POST unsubscribes."""
     token = make_token(contact_id, UNSUBSCRIBE, message_id)
-    return site_base_url() + reverse("wagtail_oneonone:unsubscribe", args=[token])
+    return site_base_url() + token_path("wagtail_oneonone:unsubscribe", token)
 
 
 def preferences_url(contact_id: int, message_id: int | None = None) -> str:
     """The contact's preference centre."""
     token = make_token(contact_id, PREFERENCES, message_id)
-    return site_base_url() + reverse("wagtail_oneonone:preferences", args=[token])
+    return site_base_url() + token_path("wagtail_oneonone:preferences", token)
+
+
+#: Stands for the token while a path is reversed once; tokens never contain it.
+_TOKEN_PLACEHOLDER = "oneonone-token-placeholder"
+
+
+def token_path(view_name: str, token: str) -> str:
+    """``reverse(view_name, args=[token])``, reversed once per URLconf and script prefix.
+
+    Every email has two such links: reversing each anew costs more than signing it.
+    """
+    urlconf = get_urlconf()
+    resolver = get_resolver(urlconf)
+    path = _path_with_placeholder(resolver, urlconf, get_script_prefix(), view_name)
+    return path.replace(_TOKEN_PLACEHOLDER, token)
+
+
+@lru_cache(maxsize=32)
+def _path_with_placeholder(
+    resolver: URLResolver, urlconf: str | None, script_prefix: str, view_name: str
+) -> str:
+    # Django keeps one resolver per URLconf until its URL caches are cleared (as a change
+    # of ROOT_URLCONF does), so a changed URLconf comes with a new key here.
+    return reverse(view_name, urlconf=urlconf, args=[_TOKEN_PLACEHOLDER])
 
 
 def unsubscribe_mailto(contact_id: int, message_id: int | None = None) -> str | None:
