@@ -60,6 +60,24 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="wagtail_oneonone.E005",
             )
         )
+    messages.extend(_positive_integers("SEND_BATCH_SIZE", "HANDOFF_GROUP_SIZE"))
+    return messages
+
+
+def _positive_integers(*keys: str) -> list[CheckMessage]:
+    """Sizes the dispatcher slices work by: a zero or a string would stop it sending."""
+    messages: list[CheckMessage] = []
+    for key in keys:
+        value = getattr(app_settings, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            messages.append(
+                Error(
+                    f"{SETTING_NAME}[{key!r}] must be a whole number of at least 1, "
+                    f"not {value!r}.",
+                    hint=f"The default is {DEFAULTS[key]}; see docs/settings.md.",
+                    id="wagtail_oneonone.E014",
+                )
+            )
     return messages
 
 

@@ -51,6 +51,13 @@ def test_settings_checks() -> None:
     assert "wagtail_oneonone.E005" in _ids(WAGTAIL_ONEONONE={"DEFAULT_TIME_ZONE": "Nowhere"})
 
 
+@pytest.mark.parametrize("value", [0, -5, "25", 2.5, True, None])
+def test_send_sizes_must_be_whole_numbers_of_at_least_one(value: object) -> None:
+    for key in ("SEND_BATCH_SIZE", "HANDOFF_GROUP_SIZE"):
+        assert _ids(WAGTAIL_ONEONONE={key: value}) == ["wagtail_oneonone.E014"]
+    assert _ids(WAGTAIL_ONEONONE={"SEND_BATCH_SIZE": 1, "HANDOFF_GROUP_SIZE": 1}) == []
+
+
 def test_middleware_checks() -> None:
     from django.conf import settings
 

@@ -47,6 +47,8 @@ WAGTAIL_ONEONONE = {
     "KILL_SWITCH": None,
     "MERGE_ON_LOGIN": False,
     "SEND_BATCH_SIZE": int(os.environ.get("ONEONONE_RELIABILITY_BATCH", "20")),
+    # Two hand-off groups a batch: a worker killed mid-send leaves at most one group unknown.
+    "HANDOFF_GROUP_SIZE": int(os.environ.get("ONEONONE_RELIABILITY_GROUP", "10")),
     # Short leases, so claims of a killed worker are swept within the test.
     "LEASE_SECONDS": 6,
     "RETRY_BACKOFF_SECONDS": 1,

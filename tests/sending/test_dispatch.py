@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import smtplib
 from typing import Any
 
 import pytest
+from django.core.mail.backends import locmem
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 
 from wagtail_oneonone.contacts.services import set_consent
@@ -216,3 +219,145 @@ def test_the_demo_backend_keeps_what_was_sent_for_the_admin(
     message.refresh_from_db()
     assert message.status == OutboxStatus.SENT
     assert "Hello Ola" in message.content.html
+
+
+@pytest.mark.parametrize("group_size", [1, 25])
+def test_two_messages_to_one_contact_in_one_batch_keep_the_minimum_gap(
+    sending_settings: Any, anymail_backend: Any, template: EmailTemplate, group_size: int
+) -> None:
+    sending_settings.WAGTAIL_ONEONONE = {
+        **sending_settings.WAGTAIL_ONEONONE,
+        "FREQUENCY_CAP": {"max_messages": 5, "window_hours": 24, "min_gap_hours": 16},
+        "HANDOFF_GROUP_SIZE": group_size,
+    }
+    other = EmailTemplate.objects.create(name="Other", subject="More", html_body="<p>More</p>")
+    kim = subscribed("kim@example.com")
+    first, second = queue(kim, template), queue(kim, other)
+    result = dispatch_due()
+    assert (result.claimed, result.sent, result.skipped) == (2, 1, 1)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == OutboxStatus.SENT
+    assert second.status == OutboxStatus.SKIPPED
+    assert "within 16 hours" in second.skip_reason
+    assert [email.to for email in anymail_backend.outbox] == [["kim@example.com"]]
+
+
+def test_a_message_that_fails_to_render_does_not_count_against_the_cap(
+    sending_settings: Any, anymail_backend: Any, template: EmailTemplate
+) -> None:
+    sending_settings.WAGTAIL_ONEONONE = {
+        **sending_settings.WAGTAIL_ONEONONE,
+        "FREQUENCY_CAP": {"max_messages": 1, "window_hours": 24, "min_gap_hours": 0},
+    }
+    broken = EmailTemplate.objects.create(name="Broken", subject="{{ 1/0 }}", html_body="<p>x</p>")
+    lea = subscribed("lea@example.com")
+    queue(lea, broken)  # first in the batch, and fails to render
+    sent = queue(lea, template)
+    result = dispatch_due()
+    assert (result.sent, result.failed, result.skipped) == (1, 1, 0)
+    sent.refresh_from_db()
+    assert sent.status == OutboxStatus.SENT
+
+
+def test_a_batch_costs_a_few_statements_a_group_not_a_message(
+    sending_settings: Any,
+    anymail_backend: Any,
+    template: EmailTemplate,
+    django_assert_num_queries: Any,
+) -> None:
+    from wagtail_oneonone.sending.outbox import QueuedMessage, queue_messages
+
+    sending_settings.WAGTAIL_ONEONONE = {
+        **sending_settings.WAGTAIL_ONEONONE,
+        "SEND_BATCH_SIZE": 60,
+        "HANDOFF_GROUP_SIZE": 30,
+    }
+    people = [subscribed(f"p{number}@example.com") for number in range(60)]
+    queue_messages(
+        QueuedMessage(person.pk, "template", str(template.pk), template.kind) for person in people
+    )
+    # Sweep (2), kill switch, claim (3 and a savepoint's 2 here), the batch, its source and
+    # its contacts' events; then for each group of 30: consent and recent email, the
+    # hand-off (2 and a savepoint's 2) and the outcomes (3); then the claim that finds no
+    # more (1 and a savepoint's 2). Nothing is paid per message.
+    with django_assert_num_queries(11 + 2 * 9 + 3):
+        result = dispatch_due()
+    assert (result.claimed, result.sent) == (60, 60)
+    assert len(anymail_backend.outbox) == 60
+
+
+class TakeoverBackend(locmem.EmailBackend):
+    """While it connects, another worker takes over a claim (its lease ran out)."""
+
+    def __init__(self, taken: OutboxMessage, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.taken = taken
+
+    def open(self) -> bool:
+        OutboxMessage.objects.filter(pk=self.taken.pk).update(claimed_by="w2:other")
+        return True
+
+
+def test_a_lost_claim_records_nothing_and_the_rest_of_its_group_goes(
+    sending_settings: Any, template: EmailTemplate
+) -> None:
+    from django.core import mail
+
+    mail.outbox = []
+    messages = [queue(subscribed(f"q{number}@example.com"), template) for number in range(3)]
+    result = dispatch_due(connection=TakeoverBackend(messages[1]))
+    assert (result.sent, result.lost_claims) == (2, 1)
+    assert [email.to for email in mail.outbox] == [["q0@example.com"], ["q2@example.com"]]
+    taken = OutboxMessage.objects.get(pk=messages[1].pk)
+    assert (taken.status, taken.claimed_by, taken.attempts) == ("claimed", "w2:other", 0)
+    assert taken.handed_off_at is None and not hasattr(taken, "content")
+
+
+class OutageBackend(BaseEmailBackend):
+    """Accepts ``accept`` messages, then drops the connection and refuses new ones."""
+
+    def __init__(self, accept: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.accept, self.down = accept, False
+        self.delivered: list[str] = []
+
+    def open(self) -> bool:
+        if self.down:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return True
+
+    def send_messages(self, email_messages: Any) -> int:
+        if len(self.delivered) >= self.accept:
+            self.down = True
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        self.delivered.extend(message.to[0] for message in email_messages)
+        return len(email_messages)
+
+
+def test_a_backend_lost_mid_group_retries_the_rest_without_using_attempts(
+    sending_settings: Any, template: EmailTemplate
+) -> None:
+    import datetime as dt
+
+    sending_settings.WAGTAIL_ONEONONE = {
+        **sending_settings.WAGTAIL_ONEONONE,
+        "HANDOFF_GROUP_SIZE": 10,
+        "RETRY_BACKOFF_SECONDS": 60,
+    }
+    sending_settings.EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+    messages = [queue(subscribed(f"r{number}@example.com"), template) for number in range(5)]
+    backend = OutageBackend(accept=2)
+    result = dispatch_due(connection=backend)
+    assert (result.sent, result.retried) == (2, 3)
+    assert backend.delivered == ["r0@example.com", "r1@example.com"]
+    for message in messages:
+        message.refresh_from_db()
+    assert [message.status for message in messages] == ["sent"] * 2 + ["queued"] * 3
+    assert messages[2].attempts == 1  # it reached the backend, which hung up
+    assert [message.attempts for message in messages[3:]] == [0, 0]  # they never did
+    assert all(message.handed_off_at is None for message in messages[2:])
+    later = max(message.scheduled_at for message in messages) + dt.timedelta(seconds=1)
+    again = OutageBackend(accept=10)
+    assert dispatch_due(clock=lambda: later, connection=again).sent == 3
+    assert again.delivered == ["r2@example.com", "r3@example.com", "r4@example.com"]
