@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/send.py [--db sqlite|postgres|both] [--messages 10000]
+        [--batch-size 200] [--group-size N (HANDOFF_GROUP_SIZE; default: the app's)]
 
 Each run builds a fresh database (a SQLite file in a temporary directory, in WAL mode with
 ``synchronous=NORMAL`` and ``transaction_mode=IMMEDIATE`` as docs/sending.md advises; or
@@ -16,11 +17,12 @@ setup     migrate; N subscribed contacts, each with five product views (some als
           ``contact.attributes.vip``, the unsubscribe link); then ``queue_messages()`` for
           every contact in one transaction, streamed from the database (timed);
 floor     the same template and contacts with no database in the timed loop: contexts are
-          built beforehand with ``build_context()`` (and the same signed links), then
-          ``render_email()`` + ``build_email()`` on unsaved ``OutboxMessage``s +
-          ``.message().as_bytes()`` are timed; any query in the loop aborts the run. Run
+          built beforehand with ``build_contexts()`` a batch at a time (and the same signed
+          links), then ``render_email()`` + ``build_email()`` on unsaved ``OutboxMessage``s
+          + ``.message().as_bytes()`` are timed; any query in the loop aborts the run. Run
           before and after the dispatch; the median of all passes is reported;
-dispatch  ``dispatch_due()`` in one process, the email backend a recording one that
+dispatch  ``dispatch_due()`` in one process (batches of ``--batch-size``, hand-off groups of
+          ``--group-size``, see docs/sending.md), the email backend a recording one that
           serialises each message with ``.message().as_bytes()`` (so MIME building is paid
           as a real backend would) and keeps only a count and a byte total. Peak RSS is
           ``ru_maxrss`` of this process, which did nothing but start Django and send. A
@@ -257,6 +259,7 @@ def configure_django(args: argparse.Namespace, pg: dict[str, str]) -> None:
                 "FREQUENCY_CAP": cap,
                 "KILL_SWITCH": None,
                 "SEND_BATCH_SIZE": args.batch_size,
+                **({"HANDOFF_GROUP_SIZE": args.group_size} if args.group_size else {}),
             },
         )
     )
@@ -270,6 +273,14 @@ def configure_django(args: argparse.Namespace, pg: dict[str, str]) -> None:
     from wagtail_oneonone.signals import messages_queued
 
     messages_queued.disconnect(dispatch_uid="oneonone_wake")
+
+
+def handoff_group_size() -> int:
+    """The app's default, read without setting Django up (this process never does)."""
+    sys.path.insert(0, str(REPO))
+    from wagtail_oneonone.conf import DEFAULTS
+
+    return int(DEFAULTS["HANDOFF_GROUP_SIZE"])
 
 
 def progress(args: argparse.Namespace, text: str) -> None:
@@ -475,7 +486,7 @@ def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connection
 
     from wagtail_oneonone.models import Contact, EmailTemplate, MessageKind, OutboxMessage
-    from wagtail_oneonone.rendering.context import build_context
+    from wagtail_oneonone.rendering.context import build_contexts
     from wagtail_oneonone.rendering.render import render_email
     from wagtail_oneonone.sending.dispatch import ensure_unsubscribe_link
     from wagtail_oneonone.sending.messages import build_email
@@ -492,21 +503,31 @@ def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
     contacts = Contact.objects.in_bulk([row["contact_id"] for row in rows])
     started = time.perf_counter()
     prepared = []
-    for row in rows:
-        contact = contacts[row["contact_id"]]
-        # An unsaved row with the real ids: the same links and headers as the dispatch.
-        message = OutboxMessage(
-            id=row["id"],
-            contact=contact,
-            source_type=row["source_type"],
-            source_id=row["source_id"],
-            kind=row["kind"],
-        )
-        extra = {
-            "unsubscribe_url": unsubscribe_url(contact.pk, message.pk),
-            "preferences_url": preferences_url(contact.pk, message.pk),
-        }
-        prepared.append((message, contact, build_context(contact, extra=extra)))
+    for begin in range(0, len(rows), args.batch_size):  # as the dispatch does, a batch at once
+        chunk = rows[begin : begin + args.batch_size]
+        # Unsaved rows with the real ids: the same links and headers as the dispatch.
+        messages = [
+            OutboxMessage(
+                id=row["id"],
+                contact=contacts[row["contact_id"]],
+                source_type=row["source_type"],
+                source_id=row["source_id"],
+                kind=row["kind"],
+            )
+            for row in chunk
+        ]
+        extras = [
+            {
+                "unsubscribe_url": unsubscribe_url(message.contact_id, message.pk),
+                "preferences_url": preferences_url(message.contact_id, message.pk),
+            }
+            for message in messages
+        ]
+        built = build_contexts([message.contact for message in messages], extras=extras)
+        prepared += [
+            (message, message.contact, context)
+            for message, context in zip(messages, built, strict=True)
+        ]
     context_s = time.perf_counter() - started
     marketing = MessageKind.MARKETING
 
@@ -693,6 +714,8 @@ def spawn(args: argparse.Namespace, phase: str, workdir: Path, **extra: Any) -> 
         str(args.messages),
         "--batch-size",
         str(args.batch_size),
+        "--group-size",
+        str(args.group_size),
         "--floor-passes",
         str(args.floor_passes),
         "--floor-limit",
@@ -775,6 +798,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
             sum(ns for _, ns in dispatch["queries"].values()) / dispatch["messages"] / 1e6, 3
         ),
         "batch_size": args.batch_size,
+        "group_size": args.group_size or handoff_group_size(),
         "frequency_cap_query": args.with_cap,
         "wall_seconds": round(time.monotonic() - started, 1),
         # Other processes on the machine move every figure here: this says how busy it was.
@@ -802,7 +826,8 @@ def print_table(
     print(
         f"   {setup['contacts']:,} contacts, {setup['events']:,} events "
         f"(set up in {setup['data_seconds']:.1f} s, migrated in {setup['migrate_seconds']:.1f} s);"
-        f" batches of {r['batch_size']}; whole run {r['wall_seconds']:.0f} s"
+        f" batches of {r['batch_size']}, hand-off groups of {r['group_size']};"
+        f" whole run {r['wall_seconds']:.0f} s"
     )
     print(
         f"   {os.cpu_count()} CPUs; load average (1 min) {r['load_average'][0]:.2f} at the start,"
@@ -837,7 +862,7 @@ def print_table(
         ),
         ("floor: render + build + MIME", f"{r['floor_msgs_per_s']:,.0f} msg/s", floor_note),
         (
-            "  build_context() + links, untimed",
+            "  build_contexts() + links, untimed",
             f"{1000 * before['context_seconds'] / before['messages']:.2f} ms",
             "a message, in the floor's set-up (the dispatch pays it in its loop)",
         ),
@@ -895,6 +920,9 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=200, help="SEND_BATCH_SIZE")
+    parser.add_argument(
+        "--group-size", type=int, default=0, help="HANDOFF_GROUP_SIZE (0: the app's default)"
+    )
     parser.add_argument(
         "--floor-passes", type=int, default=2, help="floor passes before and after the dispatch"
     )
