@@ -61,6 +61,62 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     messages.extend(_positive_integers("SEND_BATCH_SIZE", "HANDOFF_GROUP_SIZE"))
+    messages.extend(_segment_settings())
+    return messages
+
+
+def _segment_settings() -> list[CheckMessage]:
+    """Settings segments read when compiled: a bad one would fail every count."""
+    from .events.types import registered_event_types
+
+    messages: list[CheckMessage] = []
+    types = app_settings.ENGAGEMENT_EVENT_TYPES
+    known = {event_type.name for event_type in registered_event_types()}
+    if (
+        not isinstance(types, list | tuple)
+        or not types
+        or not all(isinstance(name, str) for name in types)
+    ):
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['ENGAGEMENT_EVENT_TYPES'] must be a non-empty list of event "
+                f"type names, not {types!r}.",
+                id="wagtail_oneonone.E015",
+            )
+        )
+    else:
+        for name in types:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                messages.append(
+                    Warning(
+                        f"{SETTING_NAME}['ENGAGEMENT_EVENT_TYPES'] names {name!r}, which is "
+                        "not a registered event type (yet).",
+                        hint=f"Did you mean {close[0]!r}?" if close else None,
+                        id="wagtail_oneonone.W003",
+                    )
+                )
+    lifecycle = app_settings.LIFECYCLE
+    keys = ("new_days", "active_days", "lapsed_days", "repeat_orders")
+    valid = isinstance(lifecycle, dict) and set(lifecycle) <= set(keys)
+    values = {**DEFAULTS["LIFECYCLE"], **lifecycle} if valid else {}
+    if valid and not all(
+        isinstance(values[key], int) and not isinstance(values[key], bool) and values[key] >= 1
+        for key in keys
+    ):
+        valid = False
+    if valid and not values["new_days"] <= values["active_days"] < values["lapsed_days"]:
+        valid = False
+    if not valid:
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['LIFECYCLE'] must be a dict of whole numbers of at least 1 "
+                f"with keys among {', '.join(keys)}, and new_days ≤ active_days < "
+                f"lapsed_days; not {lifecycle!r}.",
+                hint=f"The default is {DEFAULTS['LIFECYCLE']}; see docs/segments.md.",
+                id="wagtail_oneonone.E016",
+            )
+        )
     return messages
 
 

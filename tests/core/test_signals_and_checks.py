@@ -99,3 +99,33 @@ def test_sqlite_without_immediate_transactions_is_warned_about() -> None:
         "OPTIONS": {},
     }
     assert "wagtail_oneonone.W002" in _ids(DATABASES={"default": database})
+
+
+@pytest.mark.parametrize(
+    ("value", "check_id"),
+    [
+        ([], "wagtail_oneonone.E015"),
+        ("email_opened", "wagtail_oneonone.E015"),
+        (["email_opened", 3], "wagtail_oneonone.E015"),
+        (["email_opend"], "wagtail_oneonone.W003"),
+    ],
+)
+def test_engagement_event_types_must_name_event_types(value: object, check_id: str) -> None:
+    assert _ids(WAGTAIL_ONEONONE={"ENGAGEMENT_EVENT_TYPES": value}) == [check_id]
+    assert _ids(WAGTAIL_ONEONONE={"ENGAGEMENT_EVENT_TYPES": ["order_placed"]}) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        {"new_days": 0},
+        {"active_days": "90"},
+        {"new_days": 100},  # new customers would outlast active ones
+        {"lapsed_days": 90},
+        {"churn_days": 30},
+    ],
+)
+def test_lifecycle_thresholds_are_checked(value: object) -> None:
+    assert _ids(WAGTAIL_ONEONONE={"LIFECYCLE": value}) == ["wagtail_oneonone.E016"]
+    assert _ids(WAGTAIL_ONEONONE={"LIFECYCLE": {"lapsed_days": 365}}) == []
