@@ -306,13 +306,19 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|mso-hide\s*:\s*all", re.IGNORECA
 
 
 class _TextExtractor(HTMLParser):
-    """Readable text from email HTML: paragraphs, list dashes and ``text (url)`` links."""
+    """Readable text from email HTML: paragraphs, list dashes and ``text (url)`` links.
+
+    Email built from blocks marks elements with ``data-text-as``: ``heading`` (underlined),
+    ``button`` (``Label: url``), ``divider`` (a line of dashes) and ``skip`` (left out).
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.pieces: list[str] = []
-        self.open_tags: list[tuple[str, bool]] = []  # (tag, hidden)
-        self.links: list[tuple[str, int]] = []  # (href, index of the link's first piece)
+        # (tag, hidden, data-text-as, index of the element's first piece)
+        self.open_tags: list[tuple[str, bool, str, int]] = []
+        # (href, index of the link's first piece, data-text-as)
+        self.links: list[tuple[str, int, str]] = []
 
     @property
     def hidden(self) -> bool:
@@ -320,39 +326,52 @@ class _TextExtractor(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = {name: value or "" for name, value in attrs}
+        text_as = attributes.get("data-text-as", "")
         if tag not in _VOID_TAGS:
             hidden = (
                 self.hidden
                 or tag in _SKIPPED_TAGS
+                or text_as == "skip"
                 or bool(_HIDDEN_STYLE.search(attributes.get("style", "")))
             )
-            self.open_tags.append((tag, hidden))
+            self.open_tags.append((tag, hidden, text_as, len(self.pieces)))
         if self.hidden:
             return
         self._break(tag)
         if tag == "li":
             self.pieces.append("\n- ")
         elif tag == "a":
-            self.links.append((attributes.get("href", "").strip(), len(self.pieces)))
+            self.links.append((attributes.get("href", "").strip(), len(self.pieces), text_as))
         elif tag == "img" and attributes.get("alt", "").strip():
             self.pieces.append(attributes["alt"].strip())
         elif tag == "hr":
             self.pieces.append("----")
 
     def handle_endtag(self, tag: str) -> None:
-        if not any(open_tag == tag for open_tag, _ in self.open_tags):
+        if not any(open_tag[0] == tag for open_tag in self.open_tags):
             return  # a stray end tag
         while self.open_tags:
-            open_tag, hidden = self.open_tags.pop()
+            open_tag, hidden, text_as, start = self.open_tags.pop()
             if open_tag == tag:
                 break
         if hidden:
             return
         if tag == "a" and self.links:
-            href, start = self.links.pop()
+            href, start, text_as = self.links.pop()
             label = " ".join("".join(self.pieces[start:]).split())
-            if _is_web_link(href) and href.rstrip("/") != label.rstrip("/"):
+            if text_as == "button" and _is_web_link(href):
+                self.pieces.append(f": {href}" if label else href)
+            elif _is_web_link(href) and href.rstrip("/") != label.rstrip("/"):
                 self.pieces.append(f" ({href})" if label else href)
+        elif text_as == "heading":
+            heading = " ".join("".join(self.pieces[start:]).split())
+            del self.pieces[start:]
+            if heading:
+                line = ("=" if tag == "h1" else "-") * len(heading)
+                self.pieces.append(f"\n\n{heading}\n{line}\n\n")
+        elif text_as == "divider":
+            del self.pieces[start:]
+            self.pieces.append("\n\n----\n\n")
         self._break(tag)
 
     def handle_data(self, data: str) -> None:
