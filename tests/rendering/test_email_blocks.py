@@ -204,3 +204,15 @@ def test_validate_body_names_blocks_and_finds_typos() -> None:
             "site has no field 'nmae' (did you mean 'name'?); it will print nothing",
         ),
     ]
+
+
+def test_the_editing_form_can_be_built_and_lists_the_segments() -> None:
+    try:
+        from wagtail.admin.telepath import JSContext
+    except ImportError:  # Wagtail < 8
+        from wagtail.telepath import JSContext
+
+    Segment.objects.create(name="Lapsed buyers", slug="lapsed")
+    packed = json.dumps(JSContext().pack(EmailBodyBlock()))
+    assert "Lapsed buyers" in packed
+    assert "Template code" in packed
