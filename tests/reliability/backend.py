@@ -4,7 +4,8 @@ Each delivered message is one row in ``reliability_delivery``, written over the 
 own autocommit connection and committed before ``send_messages`` returns: a worker killed
 a moment later cannot take it back. While ``reliability_backend.fail_until`` lies in the
 future the backend is down: connecting is refused and an open connection drops, as an SMTP
-server or an ESP's API would.
+server or an ESP's API would; ``reliability_backend.transfer_seconds``, when set, replaces
+``TRANSFER_SECONDS`` (a slower server).
 """
 
 from __future__ import annotations
@@ -49,9 +50,15 @@ def _connection() -> psycopg.Connection[Any]:
     return conn
 
 
-def _is_down() -> bool:
-    row = _connection().execute("SELECT fail_until > now() FROM reliability_backend").fetchone()
-    return bool(row and row[0])
+def _state() -> tuple[bool, float]:
+    """Whether the backend is down, and how long a message takes to go through."""
+    row = (
+        _connection()
+        .execute("SELECT fail_until > now(), transfer_seconds FROM reliability_backend")
+        .fetchone()
+    )
+    down, transfer = row if row else (None, None)
+    return bool(down), TRANSFER_SECONDS if transfer is None else float(transfer)
 
 
 class RecordingBackend(BaseEmailBackend):
@@ -64,7 +71,7 @@ class RecordingBackend(BaseEmailBackend):
     def open(self) -> bool:
         if self.connected:
             return False
-        if _is_down():
+        if _state()[0]:
             raise ConnectionRefusedError(111, "Connection refused (the test backend is down)")
         self.connected = True
         return True
@@ -77,13 +84,14 @@ class RecordingBackend(BaseEmailBackend):
             return 0
         opened = self.open()
         try:
-            if _is_down():
+            down, transfer = _state()
+            if down:
                 self.connected = False
                 raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed (test)")
             rows = []
             for message in email_messages:
                 message.message().as_bytes()  # build the MIME, as a real backend would
-                time.sleep(TRANSFER_SECONDS)
+                time.sleep(transfer)
                 headers = message.extra_headers
                 metadata = getattr(message, "metadata", None) or {}
                 rows.append(

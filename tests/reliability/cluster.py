@@ -57,9 +57,10 @@ CREATE TABLE reliability_delivery (
 );
 CREATE TABLE reliability_backend (
     id integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-    fail_until timestamptz
+    fail_until timestamptz,
+    transfer_seconds double precision
 );
-INSERT INTO reliability_backend (id, fail_until) VALUES (1, NULL);
+INSERT INTO reliability_backend (id, fail_until, transfer_seconds) VALUES (1, NULL, NULL);
 """
 
 
@@ -180,6 +181,10 @@ class Database:
             "UPDATE reliability_backend SET fail_until = now() + make_interval(secs => %s)",
             (seconds,),
         )
+
+    def backend_transfer(self, seconds: float) -> None:
+        """Each message spends ``seconds`` on the wire from now on (see backend.py)."""
+        self.conn.execute("UPDATE reliability_backend SET transfer_seconds = %s", (seconds,))
 
 
 @dataclass
