@@ -29,7 +29,7 @@ class SegmentMembership:
 
     def __call__(self, slug: Any) -> bool:
         if not isinstance(slug, str) or not slug:
-            raise UndefinedError("in_segment() takes a segment's slug: in_segment(\"vip\")")
+            raise UndefinedError('in_segment() takes a segment\'s slug: in_segment("vip")')
         if slug not in self.known:
             self.known[slug] = self._ask(slug)
         return self.known[slug]
