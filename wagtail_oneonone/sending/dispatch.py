@@ -356,8 +356,8 @@ class _Outcomes:
                 write()
             recorded = outbox.mark_sent_many([sent for sent, _ in self.sent_items])
             held = {sent.message.pk for sent in recorded}
-            SentContent.objects.bulk_create(
-                _sent_content(item) for _, item in self.sent_items if item.message.pk in held
+            outbox.store_sent_content(
+                [_sent_content(item) for _, item in self.sent_items if item.message.pk in held]
             )
         self.result.sent += len(recorded)
         self.result.lost_claims += len(self.sent_items) - len(recorded)
