@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "FREQUENCY_CAP": {"max_messages": 3, "window_hours": 168, "min_gap_hours": 16},
     "QUIET_HOURS": {"start": 21, "end": 8},  # local hours; None switches quiet hours off
     "SEND_BATCH_SIZE": 50,
-    "HANDOFF_GROUP_SIZE": 25,
+    "HANDOFF_GROUP_SIZE": 50,
     "LEASE_SECONDS": 300,
     "MAX_SEND_ATTEMPTS": 5,
     "RETRY_BACKOFF_SECONDS": 60,
