@@ -279,9 +279,9 @@ def test_a_batch_costs_a_few_statements_a_group_not_a_message(
     )
     # Sweep (2), kill switch, claim (3 and a savepoint's 2 here), the batch, its source and
     # its contacts' events; then for each group of 30: consent and recent email, the
-    # hand-off (2 and a savepoint's 2) and the outcomes (3); then the claim that finds no
+    # hand-off (1 and a savepoint's 2) and the outcomes (2); then the claim that finds no
     # more (1 and a savepoint's 2). Nothing is paid per message.
-    with django_assert_num_queries(11 + 2 * 9 + 3):
+    with django_assert_num_queries(11 + 2 * 7 + 3):
         result = dispatch_due()
     assert (result.claimed, result.sent) == (60, 60)
     assert len(anymail_backend.outbox) == 60

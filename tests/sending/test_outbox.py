@@ -97,6 +97,35 @@ def test_outcomes_need_the_claim(contacts: list[Contact]) -> None:
     )
 
 
+def test_a_group_is_handed_off_and_recorded_where_its_claims_hold(contacts: list[Contact]) -> None:
+    for contact in contacts[:4]:
+        queue(contact)
+    ids = outbox.claim_due_messages(NOW, limit=10, worker="w1")
+    messages = list(OutboxMessage.objects.filter(pk__in=ids).order_by("id"))
+    # The lease of the first ran out and another worker took it over.
+    OutboxMessage.objects.filter(pk=messages[0].pk).update(claimed_by="w2:x")
+    handed = outbox.mark_handed_off_many(messages, NOW)
+    assert handed == messages[1:]
+    assert [message.attempts for message in handed] == [1, 1, 1]
+    # The second one's lease ran out too while it was with the backend: the sweep said so.
+    OutboxMessage.objects.filter(pk=messages[1].pk).update(status=OutboxStatus.UNKNOWN)
+    sent = [
+        outbox.SentMessage(message, NOW, f"esp-{message.pk}", f"<{message.pk}@x>", "Hi")
+        for message in handed
+    ]
+    assert [item.message for item in outbox.mark_sent_many(sent)] == messages[2:]
+    rows = {row.pk: row for row in OutboxMessage.objects.filter(pk__in=ids)}
+    assert [rows[message.pk].status for message in messages] == [
+        "claimed",
+        "unknown",
+        "sent",
+        "sent",
+    ]
+    assert rows[messages[0].pk].handed_off_at is None
+    assert rows[messages[3].pk].esp_message_id == f"esp-{messages[3].pk}"
+    assert rows[messages[3].pk].lease_expires_at is None
+
+
 @override_settings(WAGTAIL_ONEONONE={"MAX_SEND_ATTEMPTS": 3, "RETRY_BACKOFF_SECONDS": 60})
 def test_transient_failures_back_off_then_fail(contacts: list[Contact]) -> None:
     message = claimed(contacts[0])

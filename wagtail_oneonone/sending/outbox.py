@@ -192,10 +192,13 @@ def mark_handed_off_many(
         pk__in=ids, status=OutboxStatus.CLAIMED, claimed_by__in=tokens
     )
     with transaction.atomic(savepoint=False):
-        mine.update(handed_off_at=now, attempts=F("attempts") + 1)
-        # The rows just updated stay locked until the commit, so these are exactly them.
-        held = set(mine.values_list("pk", "claimed_by"))
-    handed = [message for message in messages if (message.pk, message.claimed_by) in held]
+        updated = mine.update(handed_off_at=now, attempts=F("attempts") + 1)
+        if updated == len(ids) and len(tokens) == 1:
+            handed = list(messages)  # the usual case: every claim held
+        else:
+            # The rows just updated stay locked until the commit, so these are exactly them.
+            held = set(mine.values_list("pk", "claimed_by"))
+            handed = [message for message in messages if (message.pk, message.claimed_by) in held]
     for message in handed:
         message.handed_off_at = now
         message.attempts += 1
@@ -210,6 +213,7 @@ def mark_sent(
     message_id_header: str,
     subject: str,
 ) -> bool:
+    """Record one message as sent; False if this worker no longer holds its claim."""
     sent = SentMessage(message, now, esp_message_id, message_id_header, subject)
     return bool(mark_sent_many([sent]))
 
@@ -230,33 +234,66 @@ class SentMessage:
 
 
 def mark_sent_many(sent: Sequence[SentMessage]) -> list[SentMessage]:
-    """Record messages as sent, in one statement; returns those whose claim held.
+    """Record messages this worker handed off as sent, in one statement; returns those kept.
 
     A message whose claim was lost (its lease expired and another run took over, or the
-    sweep marked it unknown) is left as it is and left out. The claims are locked first
-    (``FOR UPDATE``; on SQLite the IMMEDIATE transaction holds the database), so nothing
-    changes between reading them and writing.
+    sweep marked it unknown) is left as it is and left out. Each message is recorded once:
+    one already recorded as sent would be taken for a claim still held.
     """
     if not sent:
         return []
-    tokens = {item.message.claimed_by for item in sent}
-    with transaction.atomic(savepoint=False):
+    meta = OutboxMessage._meta
+    quote = connection.ops.quote_name
+    same = {"status": OutboxStatus.SENT, "lease_expires_at": None, "last_error": ""}
+    fields = [_field(name) for name in (*same, *_SENT_FIELDS)]
+    where = [_field(name) for name in ("id", "status", "claimed_by")]
+    sql = (
+        f"UPDATE {quote(meta.db_table)}"
+        f" SET {', '.join(f'{quote(field.column)} = %s' for field in fields)}"
+        f" WHERE {' AND '.join(f'{quote(field.column)} = %s' for field in where)}"
+    )
+    columns = (*fields, *where)
+    rows = [
+        [
+            _db_value(field, value)
+            for field, value in zip(
+                columns,
+                (
+                    *same.values(),
+                    *(getattr(item, name) for name in _SENT_FIELDS),
+                    *(item.message.pk, OutboxStatus.CLAIMED, item.message.claimed_by),
+                ),
+                strict=True,
+            )
+        ]
+        for item in sent
+    ]
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+        if cursor.rowcount == len(sent):
+            return list(sent)  # the usual case: every claim held
+        if cursor.rowcount == 0:
+            return []
+        # The rows just updated stay locked until the commit, so these are exactly them.
         held = set(
             OutboxMessage.objects.filter(
-                pk__in=[item.message.pk for item in sent],
-                status=OutboxStatus.CLAIMED,
-                claimed_by__in=tokens,
-            )
-            .select_for_update()
-            .values_list("pk", "claimed_by")
+                pk__in=[item.message.pk for item in sent], status=OutboxStatus.SENT
+            ).values_list("pk", "claimed_by")
         )
-        recorded = [item for item in sent if (item.message.pk, item.message.claimed_by) in held]
-        _update_each(
-            {"status": OutboxStatus.SENT, "lease_expires_at": None, "last_error": ""},
-            {item.message.pk: [getattr(item, name) for name in _SENT_FIELDS] for item in recorded},
-            _SENT_FIELDS,
-        )
-    return recorded
+    return [item for item in sent if (item.message.pk, item.message.claimed_by) in held]
+
+
+def _field(name: str) -> Field[Any, Any]:
+    field = OutboxMessage._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field
+
+
+def _db_value(field: Field[Any, Any], value: Any) -> Any:
+    """``value`` as the database takes it for ``field`` (strings cut to the column's length)."""
+    if isinstance(value, str) and field.max_length:
+        value = value[: field.max_length]
+    return field.get_db_prep_save(value, connection)
 
 
 def store_sent_content(contents: Sequence[SentContent]) -> None:
@@ -278,35 +315,6 @@ def store_sent_content(contents: Sequence[SentContent]) -> None:
         [field.get_db_prep_save(field.pre_save(content, add=True), connection) for field in fields]
         for content in contents
     ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
-
-
-def _update_each(same: dict[str, Any], each: dict[int, list[Any]], names: Sequence[str]) -> None:
-    """One UPDATE run for each row (``executemany``): ``same`` for all, ``each[pk]`` for ``names``.
-
-    Strings are cut to the column's length. The ORM would need a ``CASE`` per column with a
-    branch per row, which costs more to build than the group takes to send.
-    """
-    if not each:
-        return
-    meta = OutboxMessage._meta
-    fields: list[Field[Any, Any]] = []
-    for name in (*same, *names):
-        field = meta.get_field(name)
-        assert isinstance(field, Field)
-        fields.append(field)
-    quote = connection.ops.quote_name
-    columns = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {columns} WHERE {quote(meta.pk.column)} = %s"
-    rows = []
-    for pk, values in each.items():
-        row = []
-        for field, value in zip(fields, (*same.values(), *values), strict=True):
-            if isinstance(value, str) and field.max_length:
-                value = value[: field.max_length]
-            row.append(field.get_db_prep_save(value, connection))
-        rows.append([*row, pk])
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
