@@ -242,34 +242,8 @@ def mark_sent_many(sent: Sequence[SentMessage]) -> list[SentMessage]:
     """
     if not sent:
         return []
-    meta = OutboxMessage._meta
-    quote = connection.ops.quote_name
-    same = {"status": OutboxStatus.SENT, "lease_expires_at": None, "last_error": ""}
-    fields = [_field(name) for name in (*same, *_SENT_FIELDS)]
-    where = [_field(name) for name in ("id", "status", "claimed_by")]
-    sql = (
-        f"UPDATE {quote(meta.db_table)}"
-        f" SET {', '.join(f'{quote(field.column)} = %s' for field in fields)}"
-        f" WHERE {' AND '.join(f'{quote(field.column)} = %s' for field in where)}"
-    )
-    columns = (*fields, *where)
-    rows = [
-        [
-            _db_value(field, value)
-            for field, value in zip(
-                columns,
-                (
-                    *same.values(),
-                    *(getattr(item, name) for name in _SENT_FIELDS),
-                    *(item.message.pk, OutboxStatus.CLAIMED, item.message.claimed_by),
-                ),
-                strict=True,
-            )
-        ]
-        for item in sent
-    ]
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        _update_sent(cursor, sent)
         if cursor.rowcount == len(sent):
             return list(sent)  # the usual case: every claim held
         if cursor.rowcount == 0:
@@ -283,17 +257,67 @@ def mark_sent_many(sent: Sequence[SentMessage]) -> list[SentMessage]:
     return [item for item in sent if (item.message.pk, item.message.claimed_by) in held]
 
 
+def _update_sent(cursor: Any, sent: Sequence[SentMessage]) -> None:
+    """Mark the rows sent where their worker still holds the claim (``cursor.rowcount``)."""
+    quote = connection.ops.quote_name
+    table = quote(OutboxMessage._meta.db_table)
+    names = ("id", "status", "claimed_by", "lease_expires_at", "last_error", *_SENT_FIELDS)
+    column = {name: quote(_field(name).column) for name in names}
+    # What every row gets, then what each row gets, and the claim each must still have.
+    every = {"status": OutboxStatus.SENT, "lease_expires_at": None, "last_error": ""}
+    common = ", ".join(f"{column[name]} = %s" for name in every)
+    common_params = [_db_value(name, value) for name, value in every.items()]
+    claimed = _db_value("status", OutboxStatus.CLAIMED)
+    rows = [
+        (
+            item.message.pk,
+            *(_db_value(name, getattr(item, name)) for name in _SENT_FIELDS),
+            item.message.claimed_by,
+        )
+        for item in sent
+    ]
+    if connection.vendor == "postgresql":
+        # One UPDATE joined to the rows' values: run once per row, PostgreSQL parses, plans
+        # and answers each on its own, which took three times as long.
+        joined = ("id", *_SENT_FIELDS, "claimed_by")
+        row_sql = "(" + ", ".join(f"%s::{_db_type(name)}" for name in joined) + ")"
+        cursor.execute(
+            f"UPDATE {table} SET {common}, "
+            + ", ".join(f"{column[name]} = v.{column[name]}" for name in _SENT_FIELDS)
+            + f" FROM (VALUES {', '.join([row_sql] * len(rows))})"
+            + f" AS v ({', '.join(column[name] for name in joined)})"
+            + f" WHERE {table}.{column['id']} = v.{column['id']}"
+            + f" AND {table}.{column['status']} = %s"
+            + f" AND {table}.{column['claimed_by']} = v.{column['claimed_by']}",
+            [*common_params, *(value for row in rows for value in row), claimed],
+        )
+    else:
+        cursor.executemany(
+            f"UPDATE {table} SET {common}, "
+            + ", ".join(f"{column[name]} = %s" for name in _SENT_FIELDS)
+            + f" WHERE {column['id']} = %s AND {column['status']} = %s"
+            + f" AND {column['claimed_by']} = %s",
+            [[*common_params, *values, pk, claimed, token] for pk, *values, token in rows],
+        )
+
+
 def _field(name: str) -> Field[Any, Any]:
     field = OutboxMessage._meta.get_field(name)
     assert isinstance(field, Field)
     return field
 
 
-def _db_value(field: Field[Any, Any], value: Any) -> Any:
-    """``value`` as the database takes it for ``field`` (strings cut to the column's length)."""
+def _db_value(name: str, value: Any) -> Any:
+    """``value`` as the database takes it for the outbox's column ``name`` (strings cut)."""
+    field = _field(name)
     if isinstance(value, str) and field.max_length:
         value = value[: field.max_length]
     return field.get_db_prep_save(value, connection)
+
+
+def _db_type(name: str) -> str:
+    """The column's type for a cast, without a length (``varchar``, not ``varchar(255)``)."""
+    return str(_field(name).db_type(connection)).split("(")[0]
 
 
 def store_sent_content(contents: Sequence[SentContent]) -> None:
