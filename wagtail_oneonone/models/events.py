@@ -46,8 +46,18 @@ class Event(models.Model):
         indexes = [
             # Per-contact timelines and "did X since Y" lookups.
             models.Index(fields=["contact", "type", "occurred_at"], name="oneonone_event_contact"),
-            # "type within a time window" scans for segments and flows.
-            models.Index(fields=["type", "occurred_at"], name="oneonone_event_type_time"),
+            # "type within a time window" scans for segments and flows; with the contact,
+            # "who did it in the window" (segments' semi- and anti-joins) is read from the
+            # index alone.
+            models.Index(
+                fields=["type", "occurred_at", "contact"], name="oneonone_event_type_time_who"
+            ),
+            # Orders per contact (spend, order count, lifecycle) without visiting the table.
+            models.Index(
+                fields=["contact", "occurred_at", "value"],
+                name="oneonone_event_orders",
+                condition=models.Q(type="order_placed"),
+            ),
             models.Index(
                 fields=["visitor_id"],
                 name="oneonone_event_visitor",
