@@ -60,6 +60,7 @@ test-wagtail7: ## The app's suite on Wagtail 7.0 LTS (without the example shop, 
 benchmarks: $(VENV)/.installed ## Run the benchmarks (prints RESULT lines)
 	$(PY) benchmarks/ingest.py --db both
 	$(PY) benchmarks/send.py --db both
+	$(PY) benchmarks/segments.py --db both
 
 ci: ## What CI runs
 	bash .ci/run
