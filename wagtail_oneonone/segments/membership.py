@@ -21,26 +21,25 @@ logger = logging.getLogger(__name__)
 
 def segment_contacts(segment: Segment, *, now: dt.datetime | None = None) -> QuerySet[Contact]:
     """The segment's members at ``now``; raises SegmentRuleError if its rules are broken."""
-    context = compile_context(now)
-    if segment.pk is not None:
-        # Segments it refers to are expanded with this one in the chain, to see cycles.
-        context = CompileContext(
-            now=context.now, time_zone=context.time_zone, segments=(segment.pk,)
-        )
-    return Contact.objects.filter(compile_node(clean_rules(segment.rules)["rules"], context))
+    rules = clean_rules(segment.rules)["rules"]
+    return Contact.objects.filter(compile_node(rules, _context_as(segment.pk, now)))
 
 
 def check_segment_rules(rules: Any, segment_id: int | None = None) -> dict[str, Any]:
     """``rules`` cleaned and compiled as ``segment_id``'s would be: unknown conditions,
     bad parameters, missing segments and cycles all raise SegmentRuleError."""
     cleaned = clean_rules(rules)
-    context = compile_context()
-    if segment_id is not None:
-        context = CompileContext(
-            now=context.now, time_zone=context.time_zone, segments=(segment_id,)
-        )
-    compile_node(cleaned["rules"], context)
+    compile_node(cleaned["rules"], _context_as(segment_id))
     return cleaned
+
+
+def _context_as(segment_id: int | None, now: dt.datetime | None = None) -> CompileContext:
+    """Compiling as this segment: segments it refers to are expanded with it in the chain,
+    so a reference back to it is seen as a cycle."""
+    context = compile_context(now)
+    if segment_id is None:
+        return context
+    return CompileContext(now=context.now, time_zone=context.time_zone, segments=(segment_id,))
 
 
 def is_member(
