@@ -12,3 +12,7 @@ class WagtailOneOnOneConfig(AppConfig):
         from . import checks, receivers  # noqa: F401  (registers checks and receivers)
 
         receivers.connect()
+
+        from .campaigns.content import register_campaign_sources
+
+        register_campaign_sources()

@@ -69,6 +69,21 @@ def on_messages_queued(sender: Any, **kwargs: Any) -> None:
         logger.exception("Could not wake the dispatcher")
 
 
+def on_campaign_send_changed(sender: Any, campaign_id: int, status: str, **kwargs: Any) -> None:
+    """A send that is due already (a "send now") starts queueing in a worker at once."""
+    from django.utils import timezone
+
+    from .campaigns.services import due_sends
+    from .tasks import enqueue_campaign
+
+    if status != "scheduled" or not due_sends(timezone.now()).filter(pk=campaign_id).exists():
+        return
+    try:
+        enqueue_campaign(campaign_id)
+    except Exception:  # the every-minute schedule starts it anyway
+        logger.exception("Could not start queueing campaign %s", campaign_id)
+
+
 def on_post_migrate(sender: Any, **kwargs: Any) -> None:
     """Install the dispatch schedule once our tables and django_q's exist."""
     if getattr(sender, "label", None) != "wagtail_oneonone":
@@ -86,6 +101,9 @@ def connect() -> None:
     from django.db.models.signals import post_migrate
 
     signals.messages_queued.connect(on_messages_queued, dispatch_uid="oneonone_wake")
+    signals.campaign_send_changed.connect(
+        on_campaign_send_changed, dispatch_uid="oneonone_campaign_send"
+    )
     post_migrate.connect(on_post_migrate, dispatch_uid="oneonone_schedules")
     signals.track_event.connect(on_track_event, dispatch_uid="oneonone_track_event")
     signals.identify_contact.connect(on_identify_contact, dispatch_uid="oneonone_identify")

@@ -26,3 +26,7 @@ messages_queued = Signal()
 
 #: Sent after a contact was erased. args: ``email_hash``, ``record`` (an ``ErasureRecord``).
 contact_erased = Signal()
+
+#: Sent after a campaign's send was scheduled or cancelled and the change committed.
+#: kwargs: ``campaign_id``, ``status``. The app's own receiver starts a "now" send at once.
+campaign_send_changed = Signal()

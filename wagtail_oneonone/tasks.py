@@ -20,6 +20,8 @@ DISPATCH_TASK = "wagtail_oneonone.tasks.dispatch_outbox"
 DISPATCH_SCHEDULE = "wagtail_oneonone: send due email"
 COUNT_SEGMENTS_TASK = "wagtail_oneonone.tasks.count_segments"
 COUNT_SEGMENTS_SCHEDULE = "wagtail_oneonone: count segments daily"
+CAMPAIGNS_TASK = "wagtail_oneonone.tasks.start_campaigns"
+CAMPAIGNS_SCHEDULE = "wagtail_oneonone: start scheduled campaigns"
 
 _last_wake = 0.0
 _wake_lock = threading.Lock()
@@ -77,13 +79,45 @@ def count_segments() -> int:
     return record_all_counts()
 
 
+def start_campaigns() -> dict[str, int]:
+    """Queue the campaigns whose time has come, and mark finished ones sent."""
+    from .campaigns.services import finish_campaigns, start_due_campaigns
+
+    return {"queued": start_due_campaigns(), "finished": finish_campaigns()}
+
+
+def queue_campaign(campaign_id: int) -> int:
+    """Queue one campaign's audience now (a "send now")."""
+    from .campaigns.services import queue_campaign as queue
+
+    return queue(campaign_id)
+
+
+def enqueue_campaign(campaign_id: int) -> None:
+    """Start queueing a campaign in a worker (call once the send is committed)."""
+    async_task(
+        "wagtail_oneonone.tasks.queue_campaign",
+        campaign_id,
+        task_name=f"oneonone-campaign-{campaign_id}",
+    )
+
+
 def ensure_schedules() -> None:
-    """Create or update the app's schedules (idempotent): dispatch every minute, and
-    segment counts once a day."""
+    """Create or update the app's schedules (idempotent): dispatch and campaigns every
+    minute, and segment counts once a day."""
     Schedule.objects.update_or_create(
         name=DISPATCH_SCHEDULE,
         defaults={
             "func": DISPATCH_TASK,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=CAMPAIGNS_SCHEDULE,
+        defaults={
+            "func": CAMPAIGNS_TASK,
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
             "repeats": -1,

@@ -1,3 +1,4 @@
+from .campaigns import Campaign, CampaignSend, CampaignStatus, EmailLayout, SendMode
 from .contacts import ConsentChange, ConsentStatus, Contact, ErasureRecord, Suppression
 from .events import Event
 from .imports import ContactImport
@@ -5,10 +6,14 @@ from .messages import EmailTemplate, MessageKind, OutboxMessage, OutboxStatus, S
 from .segments import Segment, SegmentCount
 
 __all__ = [
+    "Campaign",
+    "CampaignSend",
+    "CampaignStatus",
     "ConsentChange",
     "ConsentStatus",
     "Contact",
     "ContactImport",
+    "EmailLayout",
     "EmailTemplate",
     "ErasureRecord",
     "Event",
@@ -17,6 +22,7 @@ __all__ = [
     "OutboxStatus",
     "Segment",
     "SegmentCount",
+    "SendMode",
     "SentContent",
     "Suppression",
 ]

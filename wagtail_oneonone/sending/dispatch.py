@@ -29,6 +29,8 @@ from ..contacts.services import suppress
 from ..exceptions import TemplateRenderError
 from ..models import MessageKind, OutboxMessage, SentContent
 from ..rendering.context import ContextEvents, build_contexts, load_context_events
+from ..rendering.dynamic import DynamicChoices, choices_for_contacts
+from ..rendering.email_html import render_body
 from ..rendering.render import RenderedEmail, render_email
 from ..tracking.links import preferences_url, site_base_url, unsubscribe_url
 from . import outbox
@@ -178,6 +180,7 @@ def _send_group(
         now=now,
         events=batch.events,
     )
+    dynamic = _dynamic_choices(candidates, now)
     ready: list[_Outgoing] = []
     for (message, content), urls, context in zip(candidates, links, contexts, strict=True):
         decision = checks.decide(message, message.contact, topic=content.topic)
@@ -189,7 +192,8 @@ def _send_group(
             decided.defer(message, decision.defer_until, decision.reason)
             continue
         try:
-            rendered = _render(message, content, context, urls["unsubscribe_url"])
+            choices = dynamic.get((id(content), message.contact_id))
+            rendered = _render(message, content, context, urls["unsubscribe_url"], choices)
         except TemplateRenderError as exc:
             # One broken template fails its own message, visibly, and the group goes on.
             decided.fail(message, f"template error in the {exc.part}: {exc.message}")
@@ -418,10 +422,43 @@ def _links(message: OutboxMessage) -> dict[str, str]:
     }
 
 
+def _dynamic_choices(
+    candidates: Sequence[tuple[OutboxMessage, SourceContent]], now: dt.datetime
+) -> dict[tuple[int, int], DynamicChoices]:
+    """Each block body's dynamic branches asked once for the group's contacts (a query a
+    branch, not one per contact). Keyed by (id of the content, contact id)."""
+    by_content: dict[int, tuple[SourceContent, list[int]]] = {}
+    for message, content in candidates:
+        if content.body is not None and content.body.dynamic_blocks:
+            by_content.setdefault(id(content), (content, []))[1].append(message.contact_id)
+    chosen: dict[tuple[int, int], DynamicChoices] = {}
+    for key, (content, contact_ids) in by_content.items():
+        assert content.body is not None
+        try:
+            found = choices_for_contacts(content.body.dynamic_blocks, contact_ids, now=now)
+        except Exception:
+            # A branch that cannot be asked (its segment was deleted): each message renders
+            # on its own and fails with the reason, rather than the whole group.
+            logger.warning("Dynamic blocks could not be chosen for a group", exc_info=True)
+            continue
+        for contact_id, choices in found.items():
+            chosen[(key, contact_id)] = choices
+    return chosen
+
+
 def _render(
-    message: OutboxMessage, content: SourceContent, context: dict[str, Any], unsubscribe: str
+    message: OutboxMessage,
+    content: SourceContent,
+    context: dict[str, Any],
+    unsubscribe: str,
+    choices: DynamicChoices | None = None,
 ) -> RenderedEmail:
-    rendered = render_email(content.template, context)
+    if content.body is not None:
+        rendered = render_body(
+            content.body, context, contact_id=message.contact_id, choices=choices
+        ).email
+    else:
+        rendered = render_email(content.template, context)
     if message.kind == MessageKind.MARKETING:
         rendered = ensure_unsubscribe_link(rendered, unsubscribe)
     return rendered

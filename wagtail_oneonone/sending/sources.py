@@ -1,7 +1,8 @@
 """Message sources: what an outbox row's ``source_type`` names, and how to get its content.
 
-Campaigns and flow steps register their own sources later; this module ships the
-``template`` source (an :class:`EmailTemplate` sent to one contact: test sends, receipts).
+This module ships the ``template`` source (an :class:`EmailTemplate` sent to one contact:
+receipts) and ``test`` (a test send of another source's content to a staff address);
+campaigns register theirs in ``campaigns/content.py``.
 """
 
 from __future__ import annotations
@@ -10,18 +11,24 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ..models import EmailTemplate, MessageKind, OutboxMessage
+from ..rendering.email_html import EmailBody
 from ..rendering.render import TemplateSource
 
 
 @dataclass(frozen=True)
 class SourceContent:
-    """Everything a source says about a message besides the contact's own data."""
+    """Everything a source says about a message besides the contact's own data.
+
+    ``body`` is set for email built from blocks (its ``source`` is ``template``): it is
+    rendered with ``render_body``, which chooses dynamic blocks and inlines the CSS.
+    """
 
     template: TemplateSource
     kind: str
     topic: str = ""
     from_email: str = ""
     reply_to: str = ""
+    body: EmailBody | None = None
 
 
 class SourceGone(Exception):
@@ -66,12 +73,19 @@ TEST_SOURCE = "test"
 
 
 class TestSendSource:
-    """``source_id`` is an EmailTemplate's id; the subject says it is a test."""
+    """The content of another source (``context["test_of"]``, an EmailTemplate by default)
+    for the same ``source_id``; the subject says it is a test."""
 
     def content(self, message: OutboxMessage) -> SourceContent:
-        content = TemplateMessageSource().content(message)
+        test_of = str((message.context or {}).get("test_of") or "template")
+        if test_of == TEST_SOURCE:
+            raise SourceGone("a test send cannot test a test send")
+        content = get_source(test_of).content(message)
         template = replace(content.template, subject=f"[Test] {content.template.subject}")
-        return replace(content, template=template, kind=MessageKind.TRANSACTIONAL, topic="")
+        body = replace(content.body, source=template) if content.body is not None else None
+        return replace(
+            content, template=template, body=body, kind=MessageKind.TRANSACTIONAL, topic=""
+        )
 
 
 _sources: dict[str, MessageSource] = {

@@ -19,16 +19,35 @@ def send_test(
     It goes through the outbox like any email (so it shows in the sent messages), but the
     contact's consent and caps do not apply, and its unsubscribe links do nothing.
     """
+    return send_test_of(
+        "template",
+        str(template.pk),
+        as_contact=as_contact,
+        to_email=to_email,
+        requested_by=requested_by,
+    )
+
+
+def send_test_of(
+    source_type: str,
+    source_id: str,
+    *,
+    as_contact: Contact,
+    to_email: str,
+    requested_by: Any = None,
+) -> OutboxMessage:
+    """Queue a test of any source's content (a campaign draft: ``campaign_revision``)."""
     deliver_to = normalize_email(to_email, "to_email")
     message, _ = queue_message(
         as_contact,
         source_type=TEST_SOURCE,
-        source_id=str(template.pk),
+        source_id=source_id,
         kind=MessageKind.TRANSACTIONAL,
         occurrence=uuid.uuid4().hex,
         context={
             "deliver_to": deliver_to,
             "requested_by": getattr(requested_by, "pk", None),
+            "test_of": source_type,
         },
     )
     return message
