@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.utils.text import slugify
 
 from tests.rendering.email_content import stream
 from tests.sending.conftest import (  # noqa: F401  (fixtures)
@@ -17,13 +18,18 @@ from wagtail_oneonone.models import Campaign, EmailLayout, Segment
 
 
 def segment(name: str, tree: dict[str, Any]) -> Segment:
-    return Segment.objects.create(name=name, rules={"version": 1, "rules": tree})
+    return Segment.objects.create(
+        name=name, slug=slugify(name), rules={"version": 1, "rules": tree}
+    )
 
 
 def attribute_is(name: str, value: str) -> dict[str, Any]:
     return {
         "condition": "attribute",
-        "params": {"name": name, "type": "text", "op": "eq", "value": value},
+        "attribute": name,
+        "type": "text",
+        "operator": "equals",
+        "value": value,
     }
 
 

@@ -124,7 +124,10 @@ def content_of_revision(revision: Revision) -> SourceContent:
     """What a campaign revision sends: body, sender, Reply-To, topic."""
     campaign = revision.as_object()
     assert isinstance(campaign, Campaign)
-    return content_of_campaign(campaign, revision_key=revision.pk)
+    # With its time: SQLite may reuse the id of a deleted revision for a new one.
+    return content_of_campaign(
+        campaign, revision_key=f"{revision.pk}@{revision.created_at.timestamp()}"
+    )
 
 
 def content_of_campaign(campaign: Campaign, *, revision_key: str | int) -> SourceContent:
