@@ -96,3 +96,30 @@ def test_the_demo_email_templates_are_valid_and_personalised() -> None:
         assert [i for i in validate_template(source) if i.severity == "error"] == []
         rendered = render_email(source, build_context(contact))
         assert "Zoe" in rendered.subject
+
+
+def test_the_demo_campaign_is_ready_to_send_and_its_branches_split_the_shoppers() -> None:
+    import datetime as dt
+    from collections import Counter
+
+    from wagtail_oneonone.campaigns.preview import render_campaign
+    from wagtail_oneonone.campaigns.services import audience_of, check_ready
+    from wagtail_oneonone.models import Campaign
+
+    load("--contacts=60")
+    now = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)  # the demo history's "now"
+    campaign = Campaign.objects.get(name="Autumn favourites")
+    assert check_ready(campaign) == []
+    audience = list(audience_of(campaign).order_by("pk"))
+    assert audience and all(contact.consent_status == "subscribed" for contact in audience)
+    branches: Counter[str] = Counter()
+    for contact in audience:
+        preview = render_campaign(campaign, contact, now=now)
+        assert preview.error is None and preview.email is not None
+        assert "Leeds LS1 1AA" in preview.email.html
+        branches.update(preview.choices)
+    # The demo's history gives every branch someone (VIPs, a waiting basket, the rest).
+    assert len(branches) == 3, branches
+
+    load("--reset")
+    assert Campaign.objects.filter(name="Autumn favourites").count() == 1

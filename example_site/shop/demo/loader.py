@@ -14,9 +14,19 @@ from django.utils import timezone
 from wagtail.images import get_image_model
 from wagtail.models import Collection
 
-from wagtail_oneonone.models import ConsentChange, Contact, EmailTemplate, Event, Suppression
+from wagtail_oneonone.models import (
+    Campaign,
+    ConsentChange,
+    Contact,
+    EmailLayout,
+    EmailTemplate,
+    Event,
+    Segment,
+    Suppression,
+)
 
 from ..models import Category, HomePage, Order, OrderLine
+from .campaigns import SEGMENTS, install_campaign
 from .catalogue import COLLECTION_NAME, build_catalogue, build_page_tree
 from .emails import install_email_templates
 from .history import PERSONAS, HistoryWriter, Shopper
@@ -56,6 +66,9 @@ def reset_demo() -> None:
         Contact.objects.all().delete()
         Suppression.objects.all().delete()
         EmailTemplate.objects.all().delete()
+        Campaign.objects.all().delete()  # with their sends and revisions
+        EmailLayout.objects.all().delete()
+        Segment.objects.filter(slug__in=[fields["slug"] for fields in SEGMENTS]).delete()
         Order.objects.all().delete()
         get_user_model().objects.filter(is_staff=False, is_superuser=False).delete()
         for home in HomePage.objects.all():
@@ -99,6 +112,7 @@ def load_demo(
         OrderLine.objects.bulk_create(writer.lines, batch_size=1000)
         Event.objects.bulk_create(writer.events, batch_size=2000)
         install_email_templates()
+        install_campaign(index)
     return DemoSummary(
         products=len(catalogue),
         contacts=len(shoppers),
