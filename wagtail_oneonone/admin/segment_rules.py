@@ -10,7 +10,7 @@ fine, so the live count can leave the unfinished parts out.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from ..models import Contact, Segment
 from ..segments import check_segment_rules
 from ..segments.compiler import compile_context, compile_node
 from ..segments.conditions import CompileContext, Condition, get_condition
-from ..segments.rules import GROUPS, SCHEMA_VERSION
+from ..segments.rules import GROUPS, SCHEMA_VERSION, iter_segment_references
 
 _TOKEN = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 # A value left empty in the builder reaches the cleaners as None or "".
@@ -277,22 +277,6 @@ def _condition_words(node: Any, rest: list[str | int]) -> list[str]:
 
 
 # Segments that use a segment ---------------------------------------------------------------
-
-
-def iter_segment_references(node: Any) -> Iterator[Any]:
-    """The ``segment`` of every "In another segment" condition in a raw (unchecked) tree."""
-    if not isinstance(node, Mapping):
-        return
-    if node.get("condition") == "segment":
-        yield node.get("segment")
-        return
-    for key in GROUPS:
-        child = node.get(key)
-        if isinstance(child, list | tuple):
-            for item in child:
-                yield from iter_segment_references(item)
-        elif child is not None:
-            yield from iter_segment_references(child)
 
 
 def segments_using(segment: Segment) -> list[Segment]:

@@ -36,8 +36,9 @@ from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.widgets.button import Button
 from wagtail.log_actions import log
 
+from ..campaigns.references import campaigns_using
 from ..exceptions import SegmentRuleError
-from ..models import Contact, Segment, SegmentCount
+from ..models import Campaign, Contact, Segment, SegmentCount
 from ..segments.membership import record_count, segment_contacts
 from .compat import RegistryPolicyViewMixin, more_button
 from .permissions import contact_policy, user_can_view_contacts
@@ -207,7 +208,7 @@ class SegmentInspectView(RegistryPolicyViewMixin, generic.InspectView):
 
 
 class SegmentDeleteView(RegistryPolicyViewMixin, generic.DeleteView):
-    """Refuses to delete a segment other segments use, naming them."""
+    """Refuses to delete a segment other segments or unfinished campaigns use, naming them."""
 
     template_name = "wagtail_oneonone/segments/confirm_delete.html"
     inspect_url_name: str | None = None
@@ -216,15 +217,34 @@ class SegmentDeleteView(RegistryPolicyViewMixin, generic.DeleteView):
     def used_by(self) -> list[Segment]:
         return segments_using(self.object)
 
+    @cached_property
+    def campaigns(self) -> list[Campaign]:
+        return campaigns_using(self.object)
+
     def refusal(self) -> str:
-        names = ", ".join(f"“{segment.name}”" for segment in self.used_by)
-        return _(
-            "“%(name)s” cannot be deleted: other segments use it (%(names)s). Remove it from "
-            "their rules first."
-        ) % {"name": self.object.name, "names": names}
+        reasons = []
+        if self.used_by:
+            names = ", ".join(f"“{segment.name}”" for segment in self.used_by)
+            reasons.append(
+                _("other segments use it (%(names)s); remove it from their rules first")
+                % {"names": names}
+            )
+        if self.campaigns:
+            names = ", ".join(f"“{campaign.name}”" for campaign in self.campaigns)
+            reasons.append(
+                _(
+                    "campaigns not yet sent use it (%(names)s) as audience, exclusion or in "
+                    "a dynamic block; change or cancel them first"
+                )
+                % {"names": names}
+            )
+        return _("“%(name)s” cannot be deleted: %(reasons)s.") % {
+            "name": self.object.name,
+            "reasons": "; ".join(reasons),
+        }
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if self.used_by:
+        if self.used_by or self.campaigns:
             messages.error(request, self.refusal())
             if self.inspect_url_name:
                 return redirect(self.inspect_url_name, quote(self.object.pk))
@@ -233,7 +253,12 @@ class SegmentDeleteView(RegistryPolicyViewMixin, generic.DeleteView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context.update(used_by=self.used_by, refusal=self.refusal() if self.used_by else "")
+        refused = self.used_by or self.campaigns
+        context.update(
+            used_by=self.used_by,
+            campaigns=self.campaigns,
+            refusal=self.refusal() if refused else "",
+        )
         return context
 
 

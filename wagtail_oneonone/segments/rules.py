@@ -102,3 +102,19 @@ def referenced_segments(tree: Mapping[str, Any]) -> set[int]:
         for node in iter_conditions(tree["rules"])
         if node["condition"] == "segment"
     }
+
+
+def iter_segment_references(node: Any) -> Iterator[Any]:
+    """The ``segment`` of every "In another segment" condition in a raw (unchecked) tree."""
+    if not isinstance(node, Mapping):
+        return
+    if node.get("condition") == "segment":
+        yield node.get("segment")
+        return
+    for key in GROUPS:
+        child = node.get(key)
+        if isinstance(child, list | tuple):
+            for item in child:
+                yield from iter_segment_references(item)
+        elif child is not None:
+            yield from iter_segment_references(child)
