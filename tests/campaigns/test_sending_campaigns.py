@@ -310,3 +310,63 @@ def test_a_test_send_of_a_draft_goes_to_the_staff_address(
     assert sent.subject == "[Test] Draft for Vera"
     assert not CampaignSend.objects.exists()
     assert Contact.objects.get(pk=vera.pk).consent_status == "subscribed"
+
+
+def test_what_arrives_is_what_the_preview_showed(
+    email_layout: EmailLayout, sending_settings: Any, smtp_server: SmtpRecorder
+) -> None:
+    from wagtail_oneonone.campaigns.preview import render_campaign
+    from wagtail_oneonone.models import SentContent
+
+    vips = segment("VIPs", attribute_is("tier", "vip"))
+    vera = subscribed("vera@example.com", first_name="Vera", attributes={"tier": "vip"})
+    campaign = make_campaign(audience=[segment("All", EVERYONE)], body=three_way_body(vips.pk))
+    preview = render_campaign(campaign, vera)
+    assert preview.choices == ["Dynamic block 1: branch 'VIPs' (segment VIPs)"]
+    assert preview.email is not None
+
+    schedule_campaign(campaign, now_schedule())
+    queue_campaign(campaign.pk)
+    dispatch_due()
+    [received] = smtp_server.received
+    sent = SentContent.objects.get()
+    arrived = received.get_body(("html",)).get_content().replace("\r\n", "\n")
+    assert arrived.strip() == sent.html.replace("\r\n", "\n").strip()
+    # The same email, but for the links that are signed for the real message.
+    links = {
+        "#unsubscribe": sent.headers["List-Unsubscribe"].split(",")[0].strip("<> "),
+        "#preferences": _preferences_link(sent.html),
+    }
+    shown = preview.email.html
+    for placeholder, real in links.items():
+        shown = shown.replace(placeholder, real.replace("&", "&amp;"))
+    assert shown == sent.html
+    assert str(received["Subject"]) == preview.email.subject
+
+
+def _preferences_link(html: str) -> str:
+    import re
+
+    match = re.search(r'href="(https://shop\.example/email/preferences/[^"]+)"', html)
+    assert match, "the email has a preferences link"
+    return match.group(1).replace("&amp;", "&")
+
+
+def test_send_now_runs_through_the_queue_by_itself(
+    email_layout: EmailLayout,
+    sending_settings: Any,
+    anymail_backend: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # django-q2 in sync mode: scheduling starts the queueing task on commit, which queues
+    # the copies, which wakes the dispatcher: no one calls the services by hand.
+    subscribed("ann@example.com", first_name="Ann")
+    subscribed("bob@example.com", first_name="Bob")
+    campaign = make_campaign(audience=[segment("All", EVERYONE)])
+    with django_capture_on_commit_callbacks(execute=True):
+        schedule_campaign(campaign, now_schedule())
+    assert sorted(message.to[0] for message in anymail_backend.outbox) == [
+        "Ann <ann@example.com>",
+        "Bob <bob@example.com>",
+    ]
+    assert CampaignSend.objects.get(pk=campaign.pk).queued == 2
