@@ -92,3 +92,68 @@ def test_a_real_worker_sends_every_message_once(tmp_path: Path) -> None:
     outbox_ids = [line.split("\t")[0] for line in lines]
     assert len(outbox_ids) == len(set(outbox_ids)) == count, "a message was sent twice"
     assert "Traceback" not in output, output[-3000:]
+
+
+CAMPAIGN = """
+from django.utils import timezone
+from wagtail_oneonone.blocks import EmailBodyBlock
+from wagtail_oneonone.campaigns.schedule import Schedule
+from wagtail_oneonone.campaigns.services import schedule_campaign
+from wagtail_oneonone.models import Campaign, EmailLayout, Segment
+everyone = Segment.objects.create(
+    name="Subscribers", slug="subscribers",
+    rules={"version": 1, "rules": {"condition": "consent", "status": ["subscribed"]}},
+)
+EmailLayout.objects.create(name="Shop", is_default=True, postal_address="1 Mill Lane, Leeds")
+body = EmailBodyBlock().to_python([
+    {"type": "heading", "value": {"text": "Hi {{ contact.first_name }}", "level": "h2",
+                                  "align": "left"}},
+])
+campaign = Campaign(name="News", subject="News for {{ contact.first_name }}", body=body,
+                    live=False)
+campaign.audience = [everyone]
+campaign.save()
+campaign.save_revision().publish()
+schedule_campaign(campaign, Schedule(mode="now", send_at=timezone.now()))
+print(campaign.pk)
+"""
+
+CAMPAIGN_STATUS = """
+import json
+from django.db.models import Count
+from wagtail_oneonone.models import CampaignSend, OutboxMessage
+statuses = dict(OutboxMessage.objects.values_list("status").annotate(n=Count("id")))
+print(json.dumps({"outbox": statuses, "send": CampaignSend.objects.get().queued}))
+"""
+
+
+def test_a_real_worker_queues_and_sends_a_campaign_scheduled_to_go_now(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "DJANGO_SETTINGS_MODULE": "tests.integration.worker_settings",
+        "ONEONONE_WORKER_DB": str(tmp_path / "db.sqlite3"),
+        "ONEONONE_RECORD_FILE": str(tmp_path / "sent.tsv"),
+    }
+    count = 120
+    run(env, "migrate", "--noinput", "-v0")
+    run(env, "shell", "-c", CREATE.replace("COUNT", str(count)))
+    # Scheduling enqueues the queueing task (ORM broker); nothing is queued until a worker runs.
+    run(env, "shell", "-c", CAMPAIGN)
+    assert json.loads(run(env, "shell", "-c", CAMPAIGN_STATUS)) == {"outbox": {}, "send": 0}
+    worker = start([sys.executable, "-m", "django", "qcluster"], cwd=REPO, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        status: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            status = json.loads(run(env, "shell", "-c", CAMPAIGN_STATUS))
+            if status["outbox"] == {"sent": count}:
+                break
+            assert worker.poll() is None, worker.communicate()[0]
+            time.sleep(1)
+    finally:
+        output = stop(worker)
+    assert status == {"outbox": {"sent": count}, "send": count}, f"{status}\n{output[-3000:]}"
+    lines = (tmp_path / "sent.tsv").read_text().splitlines()
+    assert len({line.split("\t")[0] for line in lines}) == len(lines) == count
+    assert "Traceback" not in output, output[-3000:]

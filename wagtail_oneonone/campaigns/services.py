@@ -79,7 +79,11 @@ def sent_revision_of(campaign: Campaign) -> Campaign:
 
 
 def check_ready(campaign: Campaign, *, now: dt.datetime | None = None) -> list[str]:
-    """What stops the campaign from being scheduled; empty when it can go."""
+    """What stops the campaign from being scheduled; empty when it can go.
+
+    Reads the campaign's saved state, not the instance's: publishing updates the row.
+    """
+    campaign = Campaign.objects.get(pk=campaign.pk)
     problems: list[str] = []
     if CampaignSend.objects.filter(campaign_id=campaign.pk).exists():
         problems.append("It has already been scheduled: a campaign is sent once (copy it).")
@@ -129,6 +133,7 @@ def schedule_campaign(
     problems = check_ready(campaign, now=now)
     if problems:
         raise CampaignNotReady(problems)
+    campaign = Campaign.objects.get(pk=campaign.pk)  # as saved, with its live revision
     assert campaign.live_revision is not None
     try:
         with transaction.atomic():
