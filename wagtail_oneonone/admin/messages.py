@@ -40,6 +40,8 @@ class OutboxMessageFilterSet(WagtailFilterSet):
     source_type = django_filters.ChoiceFilter(
         label=gettext_lazy("Source"), choices=[], empty_label=gettext_lazy("All")
     )
+    # A campaign page links here with its campaign's id (the rows' ``source_id``).
+    source_id = django_filters.CharFilter(label=gettext_lazy("Source id"))
     kind = django_filters.ChoiceFilter(
         label=gettext_lazy("Kind"),
         choices=MessageKind.choices,
