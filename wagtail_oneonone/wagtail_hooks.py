@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.snippets.models import register_snippet
 
 from .admin.compat import register_permission_policy
 from .admin.log_actions import EXPORT_LOG_ACTION
@@ -38,18 +39,31 @@ def track_page_views(next_serve: Any) -> Any:
     return serve
 
 
-@hooks.register("register_admin_viewset")
-def register_oneonone_admin() -> Any:
-    from .admin.viewsets import OneOnOneViewSetGroup
+# Through register_snippet, not the register_admin_viewset hook: the group holds the
+# Campaign and EmailLayout snippets, which must be known as snippets when hooks are loaded
+# (post_migrate creates their publish/lock/unlock permissions from that list).
+register_snippet("wagtail_oneonone.admin.viewsets.OneOnOneViewSetGroup")
 
-    return OneOnOneViewSetGroup()
+
+@hooks.register("before_delete_snippet")
+def refuse_deleting_what_a_send_needs(request: Any, instances: list[Any]) -> Any:
+    from .admin.campaigns import refuse_deletion
+
+    return refuse_deletion(request, instances)
 
 
 @hooks.register("register_log_actions")
 def register_oneonone_log_actions(actions: Any) -> None:
+    from .admin.campaign_schedule import (
+        CANCEL_LOG_ACTION,
+        SCHEDULE_LOG_ACTION,
+        ScheduleLogFormatter,
+    )
     from .admin.segments import EXPORT_LOG_ACTION as SEGMENT_EXPORT_LOG_ACTION
 
     actions.register_action(EXPORT_LOG_ACTION, _("Export data"), _("Contact data exported"))
     actions.register_action(
         SEGMENT_EXPORT_LOG_ACTION, _("Export members"), _("Segment members exported as CSV")
     )
+    actions.register_action(SCHEDULE_LOG_ACTION)(ScheduleLogFormatter)
+    actions.register_action(CANCEL_LOG_ACTION, _("Cancel campaign"), _("Campaign send cancelled"))

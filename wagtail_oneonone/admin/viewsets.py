@@ -1,5 +1,5 @@
-"""The "One-to-one" admin menu group: contacts, segments, imports, templates, sent messages,
-suppressions.
+"""The "One-to-one" admin menu group: contacts, segments, imports, campaigns, email
+layouts, templates, sent messages, suppressions.
 
 Every viewset has an explicit ``oneonone_`` name, so its URLs (``/admin/oneonone_contact/``)
 and URL namespace never clash with the host's own models.
@@ -31,6 +31,7 @@ from ..models import (
     Suppression,
 )
 from . import import_views, messages, preview, segments, templates_admin, views
+from .campaigns import CampaignViewSet, EmailLayoutViewSet
 from .compat import RegisteredPolicyMixin, policy_registry
 from .filters import ContactFilterSet, SuppressionFilterSet
 from .forms import ContactForm
@@ -370,6 +371,8 @@ class OneOnOneViewSetGroup(ViewSetGroup):
         ContactViewSet,
         SegmentViewSet,
         ContactImportViewSet,
+        CampaignViewSet,
+        EmailLayoutViewSet,
         EmailTemplateViewSet,
         OutboxMessageViewSet,
         SuppressionViewSet,
