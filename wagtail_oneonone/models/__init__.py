@@ -1,6 +1,16 @@
 from .campaigns import Campaign, CampaignSend, CampaignStatus, EmailLayout, SendMode
 from .contacts import ConsentChange, ConsentStatus, Contact, ErasureRecord, Suppression
 from .events import Event
+from .flows import (
+    Enrollment,
+    EnrollmentLog,
+    EnrollmentStatus,
+    Flow,
+    FlowCursor,
+    FlowStatus,
+    Reentry,
+    TriggerType,
+)
 from .imports import ContactImport
 from .messages import EmailTemplate, MessageKind, OutboxMessage, OutboxStatus, SentContent
 from .segments import Segment, SegmentCount
@@ -15,14 +25,22 @@ __all__ = [
     "ContactImport",
     "EmailLayout",
     "EmailTemplate",
+    "Enrollment",
+    "EnrollmentLog",
+    "EnrollmentStatus",
     "ErasureRecord",
     "Event",
+    "Flow",
+    "FlowCursor",
+    "FlowStatus",
     "MessageKind",
     "OutboxMessage",
     "OutboxStatus",
+    "Reentry",
     "Segment",
     "SegmentCount",
     "SendMode",
     "SentContent",
     "Suppression",
+    "TriggerType",
 ]
