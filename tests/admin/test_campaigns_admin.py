@@ -770,3 +770,22 @@ def test_with_a_workflow_a_campaign_waits_for_approval_before_it_can_be_sent(
     response = mia.post(url("schedule", campaign), {"mode": "now", "confirm": "yes"})
     assert response.status_code == 302
     assert CampaignSend.objects.get().revision == campaign.live_revision
+
+
+def test_the_live_preview_shows_editors_without_contact_access_an_invented_contact(
+    client_for: Callable[..., Client],
+    admin_client: Client,
+    campaign: Campaign,
+    segments: dict[str, Segment],
+    people: dict[str, Contact],
+) -> None:
+    # An admin chose Vera on the preview page; the session is the admin's, not the writer's.
+    admin_client.get(url("preview_as", campaign), {"contact": "vera@example.com"})
+    writer = client_for("writer", "wagtail_oneonone.change_campaign")
+    live_url = reverse("oneonone_campaign:preview_on_edit", args=[campaign.pk])
+    assert writer.post(live_url, campaign_form_data(segments)).json()["is_valid"]
+    live = writer.get(live_url).content.decode()
+    assert "Jane" in live
+    for person in people.values():
+        assert person.email not in live
+        assert not person.first_name or person.first_name not in live

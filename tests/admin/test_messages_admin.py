@@ -167,10 +167,11 @@ def test_source_filter_offers_the_registered_sources(
 ) -> None:
     from wagtail_oneonone.sending import sources
 
-    monkeypatch.setitem(sources._sources, "campaign", sources.TemplateMessageSource())
+    monkeypatch.setitem(sources._sources, "invoice", sources.TemplateMessageSource())
     response = admin_client.get(reverse(INDEX))
     choices = response.context["filters"].filters["source_type"].extra["choices"]
-    assert choices == [("campaign", "campaign"), ("template", "template"), ("test", "test")]
+    names = ["campaign", "campaign_revision", "invoice", "template", "test"]
+    assert choices == [(name, name) for name in names]
 
 
 def test_listing_query_count_does_not_grow_with_rows(

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
+from tests.campaigns.conftest import EVERYONE, make_campaign, segment
 from wagtail_oneonone.models import Contact, ContactImport
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +41,11 @@ def app_urls(contact: Contact) -> list[str]:
         urls.append(reverse(f"oneonone_contact:{name}", args=[contact.pk]))
     for name in ("detail", "mapping", "status", "errors", "discard"):
         urls.append(reverse(f"oneonone_contact_import:{name}", args=[contact_import.pk]))
+    campaign = make_campaign(audience=[segment("Everyone", EVERYONE)])
+    urls += [reverse("oneonone_campaign:list"), reverse("oneonone_campaign:add")]
+    for name in ("edit", "preview_as", "send_test", "schedule", "cancel", "report", "progress"):
+        urls.append(reverse(f"oneonone_campaign:{name}", args=[campaign.pk]))
+    urls.append(reverse("oneonone_email_layout:list"))
     return urls
 
 

@@ -52,17 +52,25 @@ def render_campaign(
     )
 
 
-def preview_contact(request: Any, campaign: Campaign) -> Contact | None:
-    """Whom the live preview renders as: the contact last chosen on the preview page,
-    else the most recently updated contact."""
+def sample_contact() -> Contact:
+    """An invented contact (never saved), for editors who may not see real ones."""
+    return Contact(email="jane.doe@example.com", first_name="Jane", last_name="Doe")
+
+
+def preview_contact(request: Any, *, may_see_contacts: bool) -> Contact:
+    """Whom the live preview renders as: the contact last chosen on the preview page, else
+    the most recently updated one; an invented one for editors who may not see contacts."""
+    if not may_see_contacts:
+        return sample_contact()
     contact_id = getattr(request, "session", {}).get(SESSION_KEY)
     contact = Contact.objects.filter(pk=contact_id).first() if contact_id else None
-    return contact or Contact.objects.order_by("-updated_at", "-pk").first()
+    contact = contact or Contact.objects.order_by("-updated_at", "-pk").first()
+    return contact or sample_contact()
 
 
-def preview_frame_context(campaign: Campaign, request: Any) -> dict[str, Any]:
+def preview_frame_context(
+    campaign: Campaign, request: Any, *, may_see_contacts: bool
+) -> dict[str, Any]:
     """The context of Wagtail's preview panel (``Campaign.get_preview_context``)."""
-    contact = preview_contact(request, campaign)
-    if contact is None:
-        return {"campaign": campaign, "preview": None}
+    contact = preview_contact(request, may_see_contacts=may_see_contacts)
     return {"campaign": campaign, "preview": render_campaign(campaign, contact)}

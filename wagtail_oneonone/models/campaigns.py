@@ -247,10 +247,13 @@ class Campaign(
         return "wagtail_oneonone/admin/campaign_preview_frame.html"
 
     def get_preview_context(self, request: Any, mode_name: str) -> dict[str, Any]:
-        # Late import: rendering imports the models.
+        # Late imports: rendering imports the models. The admin's permission question is
+        # asked here because only the admin's live preview calls this.
+        from ..admin.permissions import user_can_view_contacts
         from ..campaigns.preview import preview_frame_context
 
-        return preview_frame_context(self, request)
+        may_see = user_can_view_contacts(getattr(request, "user", None))
+        return preview_frame_context(self, request, may_see_contacts=may_see)
 
 
 class SendMode(models.TextChoices):
