@@ -38,8 +38,11 @@ def browser() -> Iterator[Any]:
         if os.environ.get("ONEONONE_REQUIRE_BROWSER") == "1":
             pytest.fail(f"browser tests are required here, but {reason}")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # A loaded two-core CI machine can take longer than expect()'s 5 s default to answer
+    # a debounced request; actions already wait 15 s (the page fixture).
+    expect.set_options(timeout=15_000)
     # Playwright's sync API runs an event loop in this thread; while it runs, Django would
     # refuse the tests' own database queries as "called from an async context".
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
