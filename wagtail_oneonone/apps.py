@@ -14,5 +14,7 @@ class WagtailOneOnOneConfig(AppConfig):
         receivers.connect()
 
         from .campaigns.content import register_campaign_sources
+        from .flows.content import register_flow_sources
 
         register_campaign_sources()
+        register_flow_sources()

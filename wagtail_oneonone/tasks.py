@@ -22,6 +22,8 @@ COUNT_SEGMENTS_TASK = "wagtail_oneonone.tasks.count_segments"
 COUNT_SEGMENTS_SCHEDULE = "wagtail_oneonone: count segments daily"
 CAMPAIGNS_TASK = "wagtail_oneonone.tasks.start_campaigns"
 CAMPAIGNS_SCHEDULE = "wagtail_oneonone: start scheduled campaigns"
+FLOWS_TASK = "wagtail_oneonone.tasks.run_flows"
+FLOWS_SCHEDULE = "wagtail_oneonone: run flows"
 
 _last_wake = 0.0
 _wake_lock = threading.Lock()
@@ -86,6 +88,17 @@ def start_campaigns() -> dict[str, int]:
     return {"queued": start_due_campaigns(), "finished": finish_campaigns()}
 
 
+def run_flows() -> dict[str, Any]:
+    """Enroll contacts from new events, then advance the enrollments that are due."""
+    from dataclasses import asdict
+
+    from .flows.services import advance_due
+    from .flows.triggers import match_new_events
+
+    matched = match_new_events()
+    return {"events": matched.events, "enrolled": matched.enrolled, **asdict(advance_due())}
+
+
 def queue_campaign(campaign_id: int) -> int:
     """Queue one campaign's audience now (a "send now")."""
     from .campaigns.services import queue_campaign as queue
@@ -103,8 +116,8 @@ def enqueue_campaign(campaign_id: int) -> None:
 
 
 def ensure_schedules() -> None:
-    """Create or update the app's schedules (idempotent): dispatch and campaigns every
-    minute, and segment counts once a day."""
+    """Create or update the app's schedules (idempotent): dispatch, campaigns and flows
+    every minute, and segment counts once a day."""
     Schedule.objects.update_or_create(
         name=DISPATCH_SCHEDULE,
         defaults={
@@ -118,6 +131,15 @@ def ensure_schedules() -> None:
         name=CAMPAIGNS_SCHEDULE,
         defaults={
             "func": CAMPAIGNS_TASK,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=FLOWS_SCHEDULE,
+        defaults={
+            "func": FLOWS_TASK,
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
             "repeats": -1,

@@ -170,7 +170,7 @@ def test_source_filter_offers_the_registered_sources(
     monkeypatch.setitem(sources._sources, "invoice", sources.TemplateMessageSource())
     response = admin_client.get(reverse(INDEX))
     choices = response.context["filters"].filters["source_type"].extra["choices"]
-    names = ["campaign", "campaign_revision", "invoice", "template", "test"]
+    names = ["campaign", "campaign_revision", "flow", "flow_notify", "invoice", "template", "test"]
     assert choices == [(name, name) for name in names]
 
 

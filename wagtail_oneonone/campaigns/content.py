@@ -24,8 +24,13 @@ _BODY_CACHE_SIZE = 32
 
 def layout_of(campaign: Campaign) -> EmailLayout | None:
     """The campaign's own layout, else the default one, else any."""
-    if campaign.layout_id:
-        layout = EmailLayout.objects.filter(pk=campaign.layout_id).first()
+    return layout_by_id(campaign.layout_id)
+
+
+def layout_by_id(layout_id: int | None) -> EmailLayout | None:
+    """That layout, else the default one, else any (flows use this too)."""
+    if layout_id:
+        layout = EmailLayout.objects.filter(pk=layout_id).first()
         if layout is not None:
             return layout
     return EmailLayout.objects.order_by("-is_default", "pk").first()

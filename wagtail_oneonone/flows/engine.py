@@ -128,6 +128,7 @@ class Position:
     status: str = ACTIVE
     next_run_at: dt.datetime | None = None  # None with ACTIVE: due now
     waiting: bool = False  # at a Wait step whose end is ``next_run_at``
+    # A new enrollment's ``next_run_at`` is when it entered: its first wait counts from then.
     exit_reason: str = ""
 
 
@@ -177,6 +178,9 @@ def advance(spec: FlowSpec, position: Position, now: dt.datetime, facts: Facts) 
         return Outcome(position)
     effects: list[Effect] = []
     visited: list[str] = []
+    # Waits count from when the enrollment became due (it entered, or its last wait ended),
+    # not from when a worker got to it: a reminder "2 hours after the cart" is just that.
+    moment = min(position.next_run_at or now, now)
 
     def done(new: Position) -> Outcome:
         return Outcome(new, tuple(effects), tuple(visited))
@@ -201,7 +205,7 @@ def advance(spec: FlowSpec, position: Position, now: dt.datetime, facts: Facts) 
         visited.append(step.id)
         position = Position(step.id)
         if isinstance(step, Wait):
-            return done(Position(step.id, ACTIVE, wait_end(step, now, facts.zone()), True))
+            return done(Position(step.id, ACTIVE, wait_end(step, moment, facts.zone()), True))
         if isinstance(step, End):
             return done(Position(step.id, COMPLETED))
         if isinstance(step, Branch):

@@ -262,7 +262,10 @@ class SendChecks:
 
 
 def _is_test(message: OutboxMessage) -> bool:
-    return message.source_type == "test"
+    # Late import: sources imports rendering, which the decision does not need.
+    from .sources import delivers_to_staff
+
+    return delivers_to_staff(message)
 
 
 def decide(

@@ -37,7 +37,7 @@ from . import outbox
 from .decision import DEFER, SKIP, SendChecks
 from .failures import Failure, classify_failure
 from .messages import build_email
-from .sources import SourceContent, SourceGone, get_source
+from .sources import SourceContent, SourceGone, delivers_to_staff, get_source, stop_reasons
 from .throttle import Pacer, kill_switch_reason, pacer
 
 logger = logging.getLogger(__name__)
@@ -167,6 +167,14 @@ def _send_group(
             decided.skip(message, str(content))
         else:
             candidates.append((message, content))
+    # Asked now, not when queued: a purchase a second ago ends a flow's reminder.
+    stopped = stop_reasons([message for message, _ in candidates])
+    for message, _ in candidates:
+        if message.pk in stopped:
+            decided.skip(message, stopped[message.pk])
+    candidates = [
+        (message, content) for message, content in candidates if message.pk not in stopped
+    ]
     checks = SendChecks.load([(message, message.contact) for message, _ in candidates], now=now)
     # Built after the refresh, so that they show the contacts' current consent.
     links = [_links(message) for message, _ in candidates]
@@ -410,8 +418,8 @@ class _Link:
 
 def _links(message: OutboxMessage) -> dict[str, str]:
     """The message's signed links, made once: the body and the headers share them."""
-    if message.source_type == "test":
-        # A tester clicking these must not unsubscribe the real contact.
+    if delivers_to_staff(message):
+        # A tester (or a colleague) clicking these must not unsubscribe the real contact.
         return {
             "unsubscribe_url": test_link("unsubscribe"),
             "preferences_url": test_link("preferences"),

@@ -13,7 +13,7 @@ from ..conf import app_settings
 from ..models import Contact, MessageKind, OutboxMessage
 from ..rendering.render import RenderedEmail
 from ..tracking.links import list_unsubscribe_headers, site_base_url
-from .sources import SourceContent
+from .sources import TEST_SOURCE, SourceContent, delivers_to_staff
 
 
 def site_domain() -> str:
@@ -54,9 +54,12 @@ def build_email(
         headers["List-Id"] = list_id()
         headers["Precedence"] = "bulk"
     to = recipient(contact)
-    if message.source_type == "test":
+    if delivers_to_staff(message):
         to = str((message.context or {}).get("deliver_to") or "")
-        headers["X-OneOnOne-Test"] = f"rendered for contact {contact.pk}"
+        if message.source_type == TEST_SOURCE:
+            headers["X-OneOnOne-Test"] = f"rendered for contact {contact.pk}"
+        else:
+            headers["X-OneOnOne-About-Contact"] = str(contact.pk)
     email = AnymailMessage(
         subject=rendered.subject,
         body=rendered.text,

@@ -36,9 +36,26 @@ class SourceGone(Exception):
 
 
 class MessageSource(Protocol):
+    """Gives the content of its outbox rows. A source may also define
+    ``stop_reasons(messages) -> {message id: reason}``: asked at send time for a group's
+    messages at once, it skips those it names (a flow whose goal was reached meanwhile)."""
+
     def content(self, message: OutboxMessage) -> SourceContent:
         """The content to render; raises :class:`SourceGone` if there is none any more."""
         ...
+
+
+def stop_reasons(messages: list[OutboxMessage]) -> dict[int, str]:
+    """Why some of these messages must not go any more, asked of each one's source."""
+    by_source: dict[str, list[OutboxMessage]] = {}
+    for message in messages:
+        by_source.setdefault(message.source_type, []).append(message)
+    reasons: dict[int, str] = {}
+    for source_type, own in by_source.items():
+        ask = getattr(_sources.get(source_type), "stop_reasons", None)
+        if ask is not None:
+            reasons.update(ask(own))
+    return reasons
 
 
 class TemplateMessageSource:
@@ -92,13 +109,29 @@ _sources: dict[str, MessageSource] = {
     "template": TemplateMessageSource(),
     TEST_SOURCE: TestSendSource(),
 }
+#: Sources whose messages go to a staff address (``context["deliver_to"]``) and are only
+#: about the contact: test sends and staff notifications. The contact's consent, caps and
+#: quiet hours play no part, and their unsubscribe links do nothing.
+_staff_sources: set[str] = {TEST_SOURCE}
 
 
-def register_source(source_type: str, source: MessageSource) -> None:
-    """Make ``source_type`` sendable; its outbox rows get their content from ``source``."""
+def register_source(source_type: str, source: MessageSource, *, to_staff: bool = False) -> None:
+    """Make ``source_type`` sendable; its outbox rows get their content from ``source``.
+
+    ``to_staff``: its messages go to ``context["deliver_to"]``, not to the contact.
+    """
     if not source_type or len(source_type) > 32:
         raise ValueError(f"source types are 1-32 characters: {source_type!r}")
     _sources[source_type] = source
+    if to_staff:
+        _staff_sources.add(source_type)
+    else:
+        _staff_sources.discard(source_type)
+
+
+def delivers_to_staff(message: OutboxMessage) -> bool:
+    """The message goes to a staff address (a test, a notification), not to its contact."""
+    return message.source_type in _staff_sources
 
 
 def registered_source_types() -> list[str]:
