@@ -7,6 +7,7 @@ value into the engine's :class:`~wagtail_oneonone.flows.engine.FlowSpec`.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -194,3 +195,24 @@ class FlowStepsBlock(blocks.StreamBlock):
     update_contact = UpdateContactBlock()
     notify = NotifyBlock()
     end = EndBlock()
+
+
+def with_step_ids(raw: Any) -> Any:
+    """Raw StreamField data with an id on every stream child, nested ones included.
+
+    Wagtail gives ids to the top level when saving, but a branch's steps written in code
+    (built-in flows, imports) would otherwise have none, and a step is known by its id.
+    """
+    if isinstance(raw, list):
+        items = []
+        for item in raw:
+            if isinstance(item, dict) and "type" in item and "value" in item:
+                item = {**item, "id": item.get("id") or str(uuid.uuid4())}
+                item["value"] = with_step_ids(item["value"])
+            else:
+                item = with_step_ids(item)
+            items.append(item)
+        return items
+    if isinstance(raw, dict):
+        return {key: with_step_ids(value) for key, value in raw.items()}
+    return raw

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from wagtail.fields import StreamField
 
-from ..flows.blocks import FlowStepsBlock
+from ..flows.blocks import FlowStepsBlock, with_step_ids
 from .campaigns import EmailLayout
 from .contacts import Contact
 from .messages import MessageKind
@@ -163,6 +163,9 @@ class Flow(models.Model):
         if self.pk is not None:
             current = Flow.objects.filter(pk=self.pk).values_list("revision", flat=True)
             self.revision = (current.first() or 0) + 1
+        # Every step, nested ones too, is known by its id: give any step without one an id.
+        block = FlowStepsBlock()
+        self.steps = block.to_python(with_step_ids(block.get_prep_value(self.steps)))
         super().save(*args, **kwargs)
 
 
