@@ -89,14 +89,16 @@ def start_campaigns() -> dict[str, int]:
 
 
 def run_flows() -> dict[str, Any]:
-    """Enroll contacts from new events, then advance the enrollments that are due."""
+    """Enroll contacts (new events, segments entered, dates come round), then advance the
+    enrollments that are due."""
     from dataclasses import asdict
 
     from .flows.services import advance_due
-    from .flows.triggers import match_new_events
+    from .flows.triggers import match_date_triggers, match_membership_triggers, match_new_events
 
     matched = match_new_events()
-    return {"events": matched.events, "enrolled": matched.enrolled, **asdict(advance_due())}
+    enrolled = matched.enrolled + match_membership_triggers() + match_date_triggers()
+    return {"events": matched.events, "enrolled": enrolled, **asdict(advance_due())}
 
 
 def queue_campaign(campaign_id: int) -> int:

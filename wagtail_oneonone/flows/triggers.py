@@ -9,17 +9,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Enrollment, Event, Flow, FlowCursor, FlowStatus, Reentry, TriggerType
-from ..segments import members_among
-from ..segments.builtins import matching_events
+from ..campaigns.schedule import local_instant
+from ..models import (
+    Contact,
+    Enrollment,
+    Event,
+    Flow,
+    FlowCursor,
+    FlowMembership,
+    FlowStatus,
+    Reentry,
+    TriggerType,
+)
+from ..segments import contacts_matching, members_among, segment_contacts
+from ..segments.builtins import lifecycle_settings, matching_events
 from ..segments.compiler import compile_context
 from ..segments.conditions import CompileContext
+from ..sending.decision import contact_zone
 
 EVENTS_CURSOR = "events"
 #: Events per run of the matcher.
@@ -37,16 +50,24 @@ class MatchResult:
 
 @dataclass(frozen=True)
 class _Seen:
-    id: int
+    """One trigger firing for one contact: an event, entering a set, a date coming round."""
+
+    id: int | None  # the event's, if an event triggered it
     type: str
     contact_id: int
     occurred_at: dt.datetime
+    occurrence: str = ""  # what makes it this firing and no other ("event-12", "date-...")
+    due_at: dt.datetime | None = None  # when its first step runs (a date trigger's time)
+
+    @property
+    def key_part(self) -> str:
+        return self.occurrence or f"event-{self.id}"
 
 
-def enrollment_key(flow: Flow, contact_id: int, event_id: int | None) -> str:
+def enrollment_key(flow: Flow, contact_id: int, occurrence: str) -> str:
     """The same trigger always gives the same key (a replay is a no-op)."""
-    occurrence = "once" if flow.reentry == Reentry.ONCE else f"event-{event_id}"
-    return f"flow:{flow.pk}:{contact_id}:{occurrence}"
+    part = "once" if flow.reentry == Reentry.ONCE else occurrence
+    return f"flow:{flow.pk}:{contact_id}:{part}"
 
 
 def match_new_events(
@@ -87,6 +108,10 @@ def enroll_for_events(events: Sequence[_Seen], *, now: dt.datetime) -> int:
             continue
         for flow in flows:
             new += _enrollments(flow, of_type, now)
+    return _save_enrollments(new)
+
+
+def _save_enrollments(new: list[Enrollment]) -> int:
     if not new:
         return 0
     keys = [enrollment.key for enrollment in new]
@@ -98,14 +123,14 @@ def enroll_for_events(events: Sequence[_Seen], *, now: dt.datetime) -> int:
 def _enrollments(flow: Flow, events: list[_Seen], now: dt.datetime) -> list[Enrollment]:
     context = compile_context(now)
     triggering = events
-    if flow.trigger_filters:
+    if flow.trigger_filters and flow.trigger_type == TriggerType.EVENT:
         passing = set(
             matching_events(flow.trigger_event_type, context, filters=flow.trigger_filters)
             .filter(pk__in=[event.id for event in events])
             .values_list("pk", flat=True)
         )
         triggering = [event for event in events if event.id in passing]
-    if flow.trigger_count > 1:
+    if flow.trigger_count > 1 and flow.trigger_type == TriggerType.EVENT:
         triggering = _nth_occurrences(flow, triggering, context)
     if flow.entry_segment is not None:
         members = members_among(
@@ -116,7 +141,7 @@ def _enrollments(flow: Flow, events: list[_Seen], now: dt.datetime) -> list[Enro
         triggering = _outside_reentry_window(flow, triggering)
     chosen: dict[str, _Seen] = {}
     for event in triggering:
-        chosen.setdefault(enrollment_key(flow, event.contact_id, event.id), event)
+        chosen.setdefault(enrollment_key(flow, event.contact_id, event.key_part), event)
     return [
         Enrollment(
             flow=flow,
@@ -124,7 +149,7 @@ def _enrollments(flow: Flow, events: list[_Seen], now: dt.datetime) -> list[Enro
             key=key,
             trigger_event_id=event.id,
             entered_at=min(event.occurred_at, now),
-            next_run_at=min(event.occurred_at, now),
+            next_run_at=event.due_at or min(event.occurred_at, now),
         )
         for key, event in chosen.items()
     ]
@@ -171,3 +196,128 @@ def _outside_reentry_window(flow: Flow, events: Iterable[_Seen]) -> list[_Seen]:
             kept.append(event)
             last_entry[event.contact_id] = event.occurred_at
     return kept
+
+
+# Entering a segment, engagement changes --------------------------------------------------------
+
+
+def match_membership_triggers(*, now: dt.datetime | None = None) -> int:
+    """Enroll contacts who entered a flow's segment (or engagement state) since its last
+    look. A flow's first look only notes who is in: turning on "entered VIPs" does not
+    enroll every VIP there already is."""
+    now = now or timezone.now()
+    enrolled = 0
+    flows = Flow.objects.filter(
+        status=FlowStatus.ACTIVE,
+        trigger_type__in=[TriggerType.SEGMENT_ENTERED, TriggerType.ENGAGEMENT],
+    )
+    for flow in flows:
+        with transaction.atomic():
+            locked = Flow.objects.select_for_update().filter(pk=flow.pk).first()
+            if locked is None:
+                continue
+            entered = _update_members(locked, now)
+            if locked.trigger_checked_at is not None and entered:
+                seen = [
+                    _Seen(
+                        None, "entered", contact_id, now, occurrence=f"entered-{now:%Y%m%d%H%M%S}"
+                    )
+                    for contact_id in sorted(entered)
+                ]
+                enrolled += _save_enrollments(_enrollments(locked, seen, now))
+            Flow.objects.filter(pk=locked.pk).update(trigger_checked_at=now)
+    return enrolled
+
+
+def trigger_members(flow: Flow, now: dt.datetime) -> Any:
+    """The contacts a segment or engagement trigger watches, as a queryset."""
+    if flow.trigger_type == TriggerType.SEGMENT_ENTERED:
+        if flow.trigger_segment is None:
+            return Contact.objects.none()
+        return segment_contacts(flow.trigger_segment, now=now)
+    status = "dormant" if flow.trigger_engagement == "became_dormant" else "active"
+    days = lifecycle_settings()["active_days"]
+    tree = {"version": 1, "rules": {"condition": "activity", "status": status, "days": days}}
+    return contacts_matching(tree, now=now)
+
+
+def _update_members(flow: Flow, now: dt.datetime) -> set[int]:
+    """Bring the flow's member snapshot up to date; returns who entered since."""
+    current = set(trigger_members(flow, now).values_list("pk", flat=True))
+    previous = set(FlowMembership.objects.filter(flow=flow).values_list("contact_id", flat=True))
+    left = previous - current
+    entered = current - previous
+    if left:
+        FlowMembership.objects.filter(flow=flow, contact_id__in=left).delete()
+    FlowMembership.objects.bulk_create(
+        [FlowMembership(flow=flow, contact_id=contact_id, since=now) for contact_id in entered],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    return entered
+
+
+# Dates coming round --------------------------------------------------------------------------
+
+
+def match_date_triggers(*, now: dt.datetime | None = None) -> int:
+    """Enroll contacts whose birthday (or other date) comes round, due at the flow's local
+    time on their own clock; each year's date enrolls once."""
+    now = now or timezone.now()
+    enrolled = 0
+    for flow in Flow.objects.filter(status=FlowStatus.ACTIVE, trigger_type=TriggerType.DATE):
+        seen = list(_dates_coming_round(flow, now))
+        enrolled += _save_enrollments(_enrollments(flow, seen, now))
+    return enrolled
+
+
+def _dates_coming_round(flow: Flow, now: dt.datetime) -> Iterator[_Seen]:
+    field = flow.trigger_date_field or "birthday"
+    params: dict[str, Any] = {"condition": "anniversary", "field": field, "days": 0}
+    if field == "attribute":
+        params["attribute"] = flow.trigger_attribute
+    # The site's yesterday to tomorrow (+ days before): every zone's today is in there.
+    params["days"] = flow.trigger_days_before + 2
+    candidates = contacts_matching({"version": 1, "rules": params}, now=now - dt.timedelta(days=1))
+    at_time = flow.trigger_time or dt.time(10)
+    for contact in candidates.only(
+        "pk", "time_zone", "birthday", "customer_since", "created_at", "attributes"
+    ):
+        date = _date_of(contact, field, flow.trigger_attribute)
+        if date is None:
+            continue
+        zone = contact_zone(contact)
+        today = now.astimezone(zone).date()
+        for year in (today.year - 1, today.year, today.year + 1):
+            send_day = _anniversary(date, year) - dt.timedelta(days=flow.trigger_days_before)
+            if abs((send_day - today).days) > 1:
+                continue
+            due = local_instant(send_day, at_time, zone)
+            if due < now - dt.timedelta(hours=23):
+                continue  # long past: missed while the worker was down, not sent a day late
+            yield _Seen(None, "date", contact.pk, now, occurrence=f"date-{send_day}", due_at=due)
+
+
+def _date_of(contact: Contact, field: str, attribute: str) -> dt.date | None:
+    if field == "attribute":
+        raw = (
+            (contact.attributes or {}).get(attribute)
+            if isinstance(contact.attributes, dict)
+            else None
+        )
+        try:
+            return dt.date.fromisoformat(str(raw)[:10]) if raw else None
+        except ValueError:
+            return None
+    value = getattr(contact, field, None)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(contact_zone(contact)).date()
+    return value if isinstance(value, dt.date) else None
+
+
+def _anniversary(date: dt.date, year: int) -> dt.date:
+    """The date's day and month in ``year`` (29 February is the 28th in other years)."""
+    try:
+        return date.replace(year=year)
+    except ValueError:
+        return dt.date(year, 2, 28)

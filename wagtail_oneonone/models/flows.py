@@ -147,6 +147,9 @@ class Flow(models.Model):
         related_name="flows",
     )
     steps = StreamField(FlowStepsBlock(), verbose_name=_("steps"), blank=True)
+    #: When a segment or engagement trigger last compared its members (None: never, so
+    #: its first look only notes who is in, without enrolling them).
+    trigger_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     #: Goes up on every save: email steps' compiled templates are cached per revision.
     revision = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -256,3 +259,22 @@ class FlowCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at event {self.last_event_id}"
+
+
+class FlowMembership(models.Model):
+    """Who was in a segment or engagement trigger's set at its last check: entering it is
+    being in it now and not then."""
+
+    id = models.BigAutoField(primary_key=True)
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("flow trigger member")
+        constraints = [
+            models.UniqueConstraint(fields=["flow", "contact"], name="oneonone_flow_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"contact {self.contact_id} in the trigger set of flow {self.flow_id}"
