@@ -61,6 +61,7 @@ benchmarks: $(VENV)/.installed ## Run the benchmarks (prints RESULT lines)
 	$(PY) benchmarks/ingest.py --db both
 	$(PY) benchmarks/send.py --db both
 	$(PY) benchmarks/segments.py --db both
+	$(PY) benchmarks/campaign.py --db both
 
 ci: ## What CI runs
 	bash .ci/run

@@ -13,6 +13,8 @@ from typing import Any
 #: Apps every benchmark installs; a script adds its own.
 INSTALLED_APPS = [
     "wagtail_oneonone",
+    "wagtail.images",  # campaigns' layouts have a logo (migration 0005 depends on it)
+    "wagtail.admin",  # wagtail.images' migrations depend on it
     "wagtail.sites",
     "wagtail.users",
     "wagtail",

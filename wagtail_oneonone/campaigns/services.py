@@ -29,6 +29,7 @@ from ..models import (
     MessageKind,
     OutboxMessage,
     OutboxStatus,
+    SendMode,
 )
 from ..rendering import preview_context, render_body
 from ..segments import segment_contacts
@@ -39,8 +40,11 @@ from .schedule import Schedule
 
 logger = logging.getLogger(__name__)
 
-#: Rows written per INSERT while queueing.
-QUEUE_BATCH_SIZE = 1000
+#: Rows written per INSERT while queueing (one transaction, then the lease is renewed and
+#: cancelling checked). Bigger batches commit less often: 2,000 queued 100,000 rows about
+#: 15 % faster on PostgreSQL than 1,000 (benchmarks/campaign.py), and take a fraction of a
+#: second each.
+QUEUE_BATCH_SIZE = 2000
 #: How long a queueing worker holds a send between batches before another may resume it.
 QUEUE_LEASE = dt.timedelta(minutes=5)
 CANCELLED_REASON = "the campaign was cancelled"
@@ -239,15 +243,28 @@ def _queue_audience(
     total = audience.count()
     CampaignSend.objects.filter(pk=send.pk).update(audience_size=total)
     created = 0
+    source_id = str(send.pk)
+    # Only a spread send's times depend on the position; the others on the zone alone, and
+    # a list has a few zones: each is converted once, not once a contact.
+    by_zone: dict[str | None, dt.datetime] = {}
+
+    def send_time(zone: str | None, index: int) -> dt.datetime:
+        if schedule.mode == SendMode.SPREAD:
+            return schedule.send_time(zone, index=index, total=total)
+        when = by_zone.get(zone)
+        if when is None:
+            when = by_zone[zone] = schedule.send_time(zone, index=index, total=total)
+        return when
+
     for rows in _batches(audience, batch_size):
         new = queue_messages(
             (
                 QueuedMessage(
                     contact_id=contact_id,
                     source_type=CAMPAIGN_SOURCE,
-                    source_id=str(send.pk),
+                    source_id=source_id,
                     kind=MessageKind.MARKETING,
-                    scheduled_at=schedule.send_time(zone, index=index, total=total),
+                    scheduled_at=send_time(zone, index),
                 )
                 for index, contact_id, zone in rows
             ),

@@ -7,6 +7,7 @@ expires goes back to queued if it never reached the backend, and to unknown if i
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -77,48 +78,191 @@ def queue_message(
 def queue_messages(messages: Iterable[QueuedMessage], *, batch_size: int = 1000) -> int:
     """Queue many emails in bulk; duplicates of earlier ones are ignored.
 
-    Returns how many rows were new. When two processes queue the same rows at the same
-    moment, both may count them; the rows themselves still exist once.
+    Returns how many rows were new: each batch is one ``INSERT … ON CONFLICT
+    (idempotency_key) DO NOTHING`` whose row count says how many it wrote, so a row another
+    process queued first (or one repeated in ``messages``) is not counted. ``messages`` is
+    read a batch at a time, so it can stream from the database.
+
+    Rows are written without model instances (the ORM's per-field preparation cost 20 times
+    what the database did): the columns ``QueuedMessage`` sets are prepared here, every
+    other column takes its field's default, prepared once.
     """
-    now = timezone.now()
+    writer = _OutboxWriter(timezone.now())
     created = 0
-    batch: list[OutboxMessage] = []
-
-    def flush() -> int:
-        if not batch:
-            return 0
-        keys = [row.idempotency_key for row in batch]
-        before = set(
-            OutboxMessage.objects.filter(idempotency_key__in=keys).values_list(
-                "idempotency_key", flat=True
-            )
-        )
-        OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
-        count = len(set(keys) - before)
-        batch.clear()
-        return count
-
+    batch: list[tuple[Any, ...]] = []
     for item in messages:
-        batch.append(
-            OutboxMessage(
-                contact_id=item.contact_id,
-                source_type=item.source_type,
-                source_id=item.source_id,
-                idempotency_key=idempotency_key(
-                    item.source_type, item.source_id, item.contact_id, item.occurrence
-                ),
-                kind=item.kind,
-                scheduled_at=item.scheduled_at or now,
-                trigger_event_id=item.trigger_event_id,
-                context=item.context or {},
-            )
-        )
+        batch.append(writer.row(item))
         if len(batch) >= batch_size:
-            created += flush()
-    created += flush()
+            created += writer.write(batch)
+            batch.clear()
+    if batch:
+        created += writer.write(batch)
     if created:
         _announce()
     return created
+
+
+#: The outbox columns a :class:`QueuedMessage` sets, in the order of :meth:`_OutboxWriter.row`.
+_QUEUED_FIELDS = (
+    "contact",
+    "source_type",
+    "source_id",
+    "idempotency_key",
+    "kind",
+    "scheduled_at",
+    "trigger_event",
+    "context",
+)
+
+
+class _OutboxWriter:
+    """Turns :class:`QueuedMessage`s into outbox rows and inserts them, a batch a statement."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+        self.postgresql = connection.vendor == "postgresql"
+        meta = OutboxMessage._meta
+        queued = [_field(name) for name in _QUEUED_FIELDS]
+        defaults = OutboxMessage()
+        others = [
+            field
+            for field in meta.concrete_fields
+            if field not in queued and not field.primary_key and not field.generated
+        ]
+        # The rest as a new row gets them (created_at and updated_at now), once for all rows.
+        self.constants = [
+            field.get_db_prep_save(field.pre_save(defaults, add=True), connection)
+            for field in others
+        ]
+        self.queued_columns = [field.column for field in queued]
+        self.other_columns = [field.column for field in others]
+        self.db_types = {
+            field.column: str(field.db_type(connection)).split("(")[0]
+            for field in [*queued, *others]
+        }
+        self.encoder = _field("context").encoder  # type: ignore[attr-defined]
+        self.scheduled_field = _field("scheduled_at")
+        self.times: dict[dt.datetime, Any] = {}  # send times seen, prepared for the database
+        self.empty_context = self.json({})
+        self.statements: dict[tuple[bool, ...], str] = {}
+
+    def json(self, value: Any) -> str:
+        # What JSONField writes (Django's adapt_json_value), as text.
+        return json.dumps(value, cls=self.encoder)
+
+    def row(self, item: QueuedMessage) -> tuple[Any, ...]:
+        source_type, source_id, kind = item.source_type, item.source_id, item.kind
+        if type(source_type) is not str or type(source_id) is not str or type(kind) is not str:
+            source_type, source_id, kind = str(source_type), str(source_id), str(kind)
+        scheduled_at = item.scheduled_at or self.now
+        when = self.times.get(scheduled_at)
+        if when is None:
+            when = self.scheduled_field.get_db_prep_save(scheduled_at, connection)
+            if len(self.times) < 10_000:
+                self.times[scheduled_at] = when
+        return (
+            item.contact_id,
+            source_type,
+            source_id,
+            idempotency_key(source_type, source_id, item.contact_id, item.occurrence),
+            kind,
+            when,
+            item.trigger_event_id,
+            self.json(item.context) if item.context else self.empty_context,
+        )
+
+    def write(self, rows: list[tuple[Any, ...]]) -> int:
+        """Insert ``rows``; returns how many were new (the statement's row count)."""
+        # One transaction a batch (SQLite would otherwise commit every row of executemany).
+        with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+            if self.postgresql:
+                self._write_postgresql(cursor, rows)
+            else:
+                # One prepared INSERT run for each row, in C.
+                cursor.executemany(self._sqlite_sql(), [(*row, *self.constants) for row in rows])
+            return max(cursor.rowcount, 0)
+
+    def _write_postgresql(self, cursor: Any, rows: list[tuple[Any, ...]]) -> None:
+        """One statement whatever the batch's size: a column the same in every row (the
+        source, the kind; the send time of most campaigns) is one parameter, the others an
+        array each, unnested. Arrays go as text literals: psycopg's list adapter cost
+        more than the rest of queueing."""
+        columns = list(zip(*rows, strict=True))
+        uniform = tuple(column.count(column[0]) == len(column) for column in columns)
+        sql = self.statements.get(uniform)
+        if sql is None:
+            sql = self.statements[uniform] = self._postgresql_sql(uniform)
+        pairs = list(zip(columns, uniform, strict=True))
+        # In the statement's order: the select list's single values, then the arrays.
+        cursor.execute(
+            sql,
+            [
+                *(column[0] for column, same in pairs if same),
+                *self.constants,
+                *(_array_literal(column) for column, same in pairs if not same),
+            ],
+        )
+
+    def _postgresql_sql(self, uniform: tuple[bool, ...]) -> str:
+        quote = connection.ops.quote_name
+        select, arrays, names = [], [], []
+        for column, same in zip(self.queued_columns, uniform, strict=True):
+            db_type = self.db_types[column]
+            if same:
+                select.append(f"%s::{db_type}")
+                continue
+            # jsonb arrives as text: a jsonb[] literal would need its elements quoted twice.
+            element = "text" if db_type == "jsonb" else db_type
+            arrays.append(f"%s::{element}[]")
+            names.append(quote(column))
+            select.append(f"v.{quote(column)}::{db_type}")
+        select += [f"%s::{self.db_types[column]}" for column in self.other_columns]
+        columns = ", ".join(quote(c) for c in [*self.queued_columns, *self.other_columns])
+        # With no arrays every row is the same message: one row, without FROM.
+        rows = f" FROM unnest({', '.join(arrays)}) AS v ({', '.join(names)})" if arrays else ""
+        return (
+            f"INSERT INTO {quote(OutboxMessage._meta.db_table)} ({columns}) "
+            f"SELECT {', '.join(select)}{rows} "
+            f"ON CONFLICT ({quote('idempotency_key')}) DO NOTHING"
+        )
+
+    def _sqlite_sql(self) -> str:
+        sql = self.statements.get(())
+        if sql is None:
+            quote = connection.ops.quote_name
+            columns = [*self.queued_columns, *self.other_columns]
+            sql = self.statements[()] = (
+                f"INSERT INTO {quote(OutboxMessage._meta.db_table)} "
+                f"({', '.join(quote(c) for c in columns)}) "
+                f"VALUES ({', '.join(['%s'] * len(columns))}) "
+                f"ON CONFLICT ({quote('idempotency_key')}) DO NOTHING"
+            )
+        return sql
+
+
+def _array_literal(values: Sequence[Any]) -> str:
+    """A PostgreSQL array literal (``{1,NULL,"a\\"b"}``) of ints, strings and datetimes."""
+    parts = []
+    others: dict[Any, str] = {}  # a batch's send times are a few values, many times over
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        elif type(value) is int:
+            parts.append(str(value))
+        elif type(value) is str:
+            parts.append(_quoted(value))
+        else:
+            text = others.get(value)
+            if text is None:
+                text = others[value] = _quoted(
+                    value.isoformat() if isinstance(value, dt.datetime) else str(value)
+                )
+            parts.append(text)
+    return "{" + ",".join(parts) + "}"
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _announce() -> None:
