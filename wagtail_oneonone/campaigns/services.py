@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..conf import app_settings
@@ -228,7 +229,8 @@ def _take_queue_lease(campaign_id: int, now: dt.datetime) -> bool:
         .filter(pk=campaign_id)
         .update(
             status=CampaignStatus.SENDING,
-            queue_started_at=now,
+            # The first start: a resumed run keeps it.
+            queue_started_at=Coalesce(F("queue_started_at"), Value(now)),
             queue_lease_until=now + QUEUE_LEASE,
             last_error="",
         )
