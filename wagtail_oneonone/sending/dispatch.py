@@ -147,8 +147,9 @@ def _send_group(
 ) -> bool:
     """Decide, render, hand off and send a few claimed messages; False if unreachable.
 
-    1. decide: the consent, preferences, suppression and recent email of all the group's
-       contacts are read at once, just before it is decided (:class:`SendChecks`);
+    1. decide: sources may stop their own messages (a flow whose goal was reached); the
+       consent, preferences, suppression and recent email of all the group's contacts are
+       read at once, just before it is decided (:class:`SendChecks`);
     2. render (the batch read the event log for the contexts in one query); a template
        error fails its message only;
     3. hand off: one UPDATE marks the messages still claimed by this worker and commits
