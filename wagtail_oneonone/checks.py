@@ -61,6 +61,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     messages.extend(_positive_integers("SEND_BATCH_SIZE", "HANDOFF_GROUP_SIZE"))
+    messages.extend(_clock())
     messages.extend(_segment_settings())
     return messages
 
@@ -118,6 +119,27 @@ def _segment_settings() -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _clock() -> list[CheckMessage]:
+    """``CLOCK`` names a function that can be imported."""
+    if not app_settings.CLOCK:
+        return []
+    try:
+        clock = app_settings.clock()
+    except (ImportError, ValueError) as exc:
+        problem = f"cannot be imported ({exc})"
+    else:
+        if callable(clock):
+            return []
+        problem = "is not a function"
+    return [
+        Error(
+            f"{SETTING_NAME}['CLOCK'] = {app_settings.CLOCK!r} {problem}.",
+            hint="A dotted path to a function returning an aware datetime, or None.",
+            id="wagtail_oneonone.E017",
+        )
+    ]
 
 
 def _positive_integers(*keys: str) -> list[CheckMessage]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+from django.utils.module_loading import import_string
 
 SETTING_NAME = "WAGTAIL_ONEONONE"
 
@@ -29,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
         r"|curl|wget|python|httpx|aiohttp|go-http-client|okhttp|axios|node|java/|libwww"
         r"|scrapy|phantomjs|facebookexternalhit|embedly|mediapartners"
     ),
+    # The worker's clock: a dotted path to a function returning an aware datetime (None:
+    # django.utils.timezone.now). For tests and demos that move time forward.
+    "CLOCK": None,
     # Contacts
     "DEFAULT_TIME_ZONE": None,  # None: settings.TIME_ZONE
     "MERGE_ON_LOGIN": True,
@@ -101,6 +108,13 @@ class AppSettings:
     @property
     def default_time_zone(self) -> str:
         return self.DEFAULT_TIME_ZONE or django_settings.TIME_ZONE or "UTC"
+
+    def clock(self) -> Callable[[], dt.datetime]:
+        """The function the worker's tasks read the time from (``CLOCK``)."""
+        if not self.CLOCK:
+            return timezone.now
+        clock: Callable[[], dt.datetime] = import_string(self.CLOCK)
+        return clock
 
 
 app_settings = AppSettings()

@@ -16,6 +16,8 @@ from django_q.conf import Conf
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
+from .conf import app_settings
+
 DISPATCH_TASK = "wagtail_oneonone.tasks.dispatch_outbox"
 DISPATCH_SCHEDULE = "wagtail_oneonone: send due email"
 COUNT_SEGMENTS_TASK = "wagtail_oneonone.tasks.count_segments"
@@ -55,7 +57,8 @@ def dispatch_outbox() -> dict[str, Any]:
     # Finish well inside the cluster's timeout: a run cut short mid-send leaves messages
     # whose outcome is unknown.
     timeout = Conf.TIMEOUT or 120
-    return asdict(dispatch_due(max_seconds=max(5.0, min(50.0, timeout / 2))))
+    clock = app_settings.clock()
+    return asdict(dispatch_due(clock=clock, max_seconds=max(5.0, min(50.0, timeout / 2))))
 
 
 def wake_dispatcher(debounce_seconds: float = 2.0) -> None:
@@ -85,7 +88,8 @@ def start_campaigns() -> dict[str, int]:
     """Queue the campaigns whose time has come, and mark finished ones sent."""
     from .campaigns.services import finish_campaigns, start_due_campaigns
 
-    return {"queued": start_due_campaigns(), "finished": finish_campaigns()}
+    now = app_settings.clock()()
+    return {"queued": start_due_campaigns(now), "finished": finish_campaigns(now)}
 
 
 def run_flows() -> dict[str, Any]:
@@ -96,16 +100,17 @@ def run_flows() -> dict[str, Any]:
     from .flows.services import advance_due
     from .flows.triggers import match_date_triggers, match_membership_triggers, match_new_events
 
-    matched = match_new_events()
-    enrolled = matched.enrolled + match_membership_triggers() + match_date_triggers()
-    return {"events": matched.events, "enrolled": enrolled, **asdict(advance_due())}
+    now = app_settings.clock()()
+    matched = match_new_events(now=now)
+    enrolled = matched.enrolled + match_membership_triggers(now=now) + match_date_triggers(now=now)
+    return {"events": matched.events, "enrolled": enrolled, **asdict(advance_due(now=now))}
 
 
 def queue_campaign(campaign_id: int) -> int:
     """Queue one campaign's audience now (a "send now")."""
     from .campaigns.services import queue_campaign as queue
 
-    return queue(campaign_id)
+    return queue(campaign_id, now=app_settings.clock()())
 
 
 def enqueue_campaign(campaign_id: int) -> None:

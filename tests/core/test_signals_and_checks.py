@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.checks import run_checks
 from django.test import override_settings
@@ -129,3 +131,40 @@ def test_engagement_event_types_must_name_event_types(value: object, check_id: s
 def test_lifecycle_thresholds_are_checked(value: object) -> None:
     assert _ids(WAGTAIL_ONEONONE={"LIFECYCLE": value}) == ["wagtail_oneonone.E016"]
     assert _ids(WAGTAIL_ONEONONE={"LIFECYCLE": {"lapsed_days": 365}}) == []
+
+
+FROZEN = "2030-01-02T03:04:05+00:00"
+
+
+def frozen_clock() -> Any:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(FROZEN)
+
+
+@pytest.mark.parametrize("value", ["no.such.module.now", "wagtail_oneonone.conf.DEFAULTS"])
+def test_a_clock_that_is_not_a_function_is_refused(value: str) -> None:
+    assert _ids(WAGTAIL_ONEONONE={"CLOCK": value}) == ["wagtail_oneonone.E017"]
+    clock = f"{__name__}.frozen_clock"
+    assert _ids(WAGTAIL_ONEONONE={"CLOCK": clock}) == []
+
+
+@pytest.mark.django_db
+def test_the_worker_goes_by_the_configured_clock(settings: Any) -> None:
+    from tests.flows.conftest import make_flow, send, subscribed, text, wait
+    from wagtail_oneonone import tasks
+    from wagtail_oneonone.api import track
+    from wagtail_oneonone.models import OutboxMessage
+
+    make_flow(
+        "Welcome",
+        [wait("w", 1), send("s", "Hi", text("<p>Hi</p>"))],
+        trigger_event_type="signed_up",
+    )
+    track("signed_up", contact=subscribed("new@example.com"))
+    settings.WAGTAIL_ONEONONE = {"CLOCK": f"{__name__}.frozen_clock", "QUIET_HOURS": None}
+    # By the frozen clock, years have passed: the hour's wait is over and the email queued.
+    tasks.run_flows()
+    [message] = OutboxMessage.objects.all()
+    assert message.scheduled_at.isoformat() == FROZEN
+    tasks.start_campaigns()

@@ -271,3 +271,18 @@ def test_waits_use_the_contacts_zone() -> None:
     now = dt.datetime(2026, 6, 1, 8, tzinfo=UTC)
     tokyo = advance(spec, Position(None), now, Answers(zone_name="Asia/Tokyo")).position
     assert tokyo.next_run_at == dt.datetime(2026, 6, 2, 1, tzinfo=UTC)
+
+
+def test_waits_already_over_are_passed_in_one_run_each_counting_from_the_last() -> None:
+    # A worker that was down for four days catches up: every email goes, in order, and
+    # each wait counts from when the one before it ended, not from now.
+    outcome = advance(CART, Position(None, next_run_at=START), START + hours(100), Answers())
+    assert [effect.step_id for effect in outcome.effects] == [
+        "reminder",
+        "incentive",
+        "last-chance",
+    ]
+    assert outcome.position.status == COMPLETED
+    partly = advance(CART, Position(None, next_run_at=START), START + hours(30), Answers())
+    assert [effect.step_id for effect in partly.effects] == ["reminder", "incentive"]
+    assert partly.position.next_run_at == START + hours(72)

@@ -205,7 +205,13 @@ def advance(spec: FlowSpec, position: Position, now: dt.datetime, facts: Facts) 
         visited.append(step.id)
         position = Position(step.id)
         if isinstance(step, Wait):
-            return done(Position(step.id, ACTIVE, wait_end(step, moment, facts.zone()), True))
+            end = wait_end(step, moment, facts.zone())
+            if end > now:
+                return done(Position(step.id, ACTIVE, end, True))
+            # Already over (a worker catching up): go on, the next wait counting from its end.
+            moment = end
+            step = spec.after(step.id)
+            continue
         if isinstance(step, End):
             return done(Position(step.id, COMPLETED))
         if isinstance(step, Branch):
