@@ -59,6 +59,7 @@ def register_oneonone_log_actions(actions: Any) -> None:
         SCHEDULE_LOG_ACTION,
         ScheduleLogFormatter,
     )
+    from .admin.flow_views import INSTALL_LOG_ACTION, PAUSE_LOG_ACTION, RESUME_LOG_ACTION
     from .admin.segments import EXPORT_LOG_ACTION as SEGMENT_EXPORT_LOG_ACTION
 
     actions.register_action(EXPORT_LOG_ACTION, _("Export data"), _("Contact data exported"))
@@ -67,3 +68,8 @@ def register_oneonone_log_actions(actions: Any) -> None:
     )
     actions.register_action(SCHEDULE_LOG_ACTION)(ScheduleLogFormatter)
     actions.register_action(CANCEL_LOG_ACTION, _("Cancel campaign"), _("Campaign send cancelled"))
+    actions.register_action(PAUSE_LOG_ACTION, _("Pause flow"), _("Flow paused"))
+    actions.register_action(RESUME_LOG_ACTION, _("Resume flow"), _("Flow resumed"))
+    actions.register_action(
+        INSTALL_LOG_ACTION, _("Install built-in flow"), _("Built-in flow installed")
+    )

@@ -1,4 +1,4 @@
-"""The "One-to-one" admin menu group: contacts, segments, imports, campaigns, email
+"""The "One-to-one" admin menu group: contacts, segments, imports, campaigns, flows, email
 layouts, templates, sent messages, suppressions.
 
 Every viewset has an explicit ``oneonone_`` name, so its URLs (``/admin/oneonone_contact/``)
@@ -34,6 +34,7 @@ from . import import_views, messages, preview, segments, templates_admin, views
 from .campaigns import CampaignViewSet, EmailLayoutViewSet
 from .compat import RegisteredPolicyMixin, policy_registry
 from .filters import ContactFilterSet, SuppressionFilterSet
+from .flows import FlowViewSet
 from .forms import ContactForm
 from .segment_forms import SegmentForm
 
@@ -372,6 +373,7 @@ class OneOnOneViewSetGroup(ViewSetGroup):
         SegmentViewSet,
         ContactImportViewSet,
         CampaignViewSet,
+        FlowViewSet,
         EmailLayoutViewSet,
         EmailTemplateViewSet,
         OutboxMessageViewSet,
