@@ -1,18 +1,21 @@
-"""Turning events into the lines of a contact's timeline."""
+"""Turning events, and what flows did with the contact, into the lines of a contact's
+timeline."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.core.paginator import Page
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from ..events.types import get_event_type, label_for
 from ..exceptions import EventValidationError
-from ..models import Event
+from ..models import EnrollmentLog, Event, Flow
 
 # Properties worth showing, in this order, with their labels.
 _KEY_PROPERTIES: tuple[tuple[str, Any], ...] = (
@@ -45,6 +48,11 @@ class TimelineEntry:
     contact_time: dt.datetime | None
     amount: str
     details: list[Detail]
+    kind: str = "event"
+
+    @property
+    def at(self) -> dt.datetime:
+        return self.event.occurred_at
 
 
 def contact_zone(name: str) -> ZoneInfo | None:
@@ -125,3 +133,114 @@ def describe_event(event: Event, zone: ZoneInfo | None) -> TimelineEntry:
         amount=amount,
         details=describe_properties(event.properties or {}, hidden),
     )
+
+
+# What flows did ----------------------------------------------------------------------------
+
+#: What each action of a flow's log says on the timeline.
+FLOW_ACTION_LABELS: dict[str, Any] = {
+    "entered": _("Entered the flow"),
+    "step": _("Reached a step of the flow"),
+    "sent": _("Was sent an email by the flow"),
+    "notified": _("A colleague was notified by the flow"),
+    "updated": _("Was updated by the flow"),
+    "completed": _("Completed the flow"),
+    "goal": _("Reached the goal of the flow"),
+    "exited": _("Left the flow"),
+}
+#: Flow lines shown with one page of events, at most.
+MAX_FLOW_LINES = 200
+
+
+@dataclass(frozen=True)
+class FlowTimelineEntry:
+    """One line of a flow's log about the contact: entered, a step, an email, the end."""
+
+    at: dt.datetime
+    action: str
+    label: str
+    flow_id: int
+    flow_name: str
+    step: str  # "Step 2: Send an email", or "" (entering, a removed step)
+    detail: str  # the email's subject, what was updated, why they left
+    message_id: int | None
+    message_status: str
+    contact_time: dt.datetime | None
+    kind: str = "flow"
+
+
+def flow_timeline(
+    contact_id: int,
+    zone: ZoneInfo | None,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int = MAX_FLOW_LINES,
+) -> list[FlowTimelineEntry]:
+    """The contact's flow log from ``since`` (inclusive) to ``until`` (exclusive), newest
+    first: two queries, whatever the number of lines or flows."""
+    from .flow_report import step_labels
+
+    logs = EnrollmentLog.objects.filter(enrollment__contact_id=contact_id)
+    if since is not None:
+        logs = logs.filter(at__gte=since)
+    if until is not None:
+        logs = logs.filter(at__lt=until)
+    rows = list(
+        logs.order_by("-at", "-id").values_list(
+            "at",
+            "action",
+            "step_id",
+            "detail",
+            "message_id",
+            "message__status",
+            "enrollment__flow_id",
+        )[:limit]
+    )
+    flows = Flow.objects.in_bulk({row[6] for row in rows})
+    labels = {flow_id: step_labels(flow) for flow_id, flow in flows.items()}
+    lines = []
+    for at, action, step_id, detail, message_id, message_status, flow_id in rows:
+        flow = flows.get(flow_id)
+        lines.append(
+            FlowTimelineEntry(
+                at=at,
+                action=action,
+                label=str(FLOW_ACTION_LABELS.get(action, action)),
+                flow_id=flow_id,
+                flow_name=flow.name if flow else "",
+                step=labels.get(flow_id, {}).get(step_id, "") if step_id else "",
+                detail=detail,
+                message_id=message_id,
+                message_status=message_status or "",
+                contact_time=at.astimezone(zone) if zone else None,
+            )
+        )
+    return lines
+
+
+def flow_lines_for_page(
+    contact_id: int, page: Page, events: list[TimelineEntry], zone: ZoneInfo | None
+) -> list[FlowTimelineEntry]:
+    """The flow lines that belong between the events of one page of the timeline.
+
+    A page holds the lines from its oldest event (the very beginning on the last page) up
+    to, not including, the oldest event of the page before (now, on the first page); so
+    each line shows on exactly one page, among the events of its time.
+    """
+    since = events[-1].at if events and page.has_next() else None
+    until = None
+    if page.number > 1:
+        # The oldest event of the page before: one row read by its position.
+        events_so_far = cast("QuerySet[Event]", page.paginator.object_list)
+        until = events_so_far.values_list("occurred_at", flat=True)[page.start_index() - 2]
+    return flow_timeline(contact_id, zone, since=since, until=until)
+
+
+def merged_timeline(
+    events: list[TimelineEntry], flow_lines: list[FlowTimelineEntry]
+) -> list[TimelineEntry | FlowTimelineEntry]:
+    """Events and flow lines together, newest first (each list is newest first already)."""
+    merged: list[TimelineEntry | FlowTimelineEntry] = [*events, *flow_lines]
+    merged.sort(key=lambda entry: entry.at, reverse=True)  # stable: ties keep their order
+    return merged

@@ -38,15 +38,15 @@ from wagtail.models import ModelLogEntry
 
 from ..contacts.services import erase_contact, export_contact, set_consent
 from ..exceptions import ContactValidationError
-from ..models import ConsentStatus, Contact, Event, Suppression
+from ..models import ConsentStatus, Contact, Event, Flow, Suppression
 from ..models.contacts import ContactQuerySet
 from ..validation import email_hash, normalize_email
 from . import forms
-from .compat import RegistryPolicyViewMixin, more_button
+from .compat import RegistryPolicyViewMixin, more_button, policy_registry
 from .filters import suppressed_exists
 from .log_actions import EXPORT_LOG_ACTION
 from .permissions import CONTACT_ACTIONS, message_policy
-from .timeline import contact_zone, describe_event
+from .timeline import contact_zone, describe_event, flow_lines_for_page, merged_timeline
 
 ADMIN_CONSENT_WHERE = "Wagtail admin"
 TIMELINE_PER_PAGE = 25
@@ -216,6 +216,8 @@ class ContactInspectView(RegistryPolicyViewMixin, generic.InspectView):
         events_page = paginator.get_page(self.request.GET.get("events"))
         can_change = self.user_has_permission("change")
         can_see_messages = message_policy().user_has_permission(self.request.user, "view")
+        events = [describe_event(event, zone) for event in events_page.object_list]
+        flow_lines = flow_lines_for_page(contact.pk, events_page, events, zone)
         context.update(
             contact=contact,
             attributes=sorted((contact.attributes or {}).items()),
@@ -227,7 +229,10 @@ class ContactInspectView(RegistryPolicyViewMixin, generic.InspectView):
             erase_url=self._url(self.erase_url_name, "erase"),
             edit_url=self.get_edit_url(),
             events_page=events_page,
-            timeline=[describe_event(event, zone) for event in events_page.object_list],
+            timeline=merged_timeline(events, flow_lines),
+            can_view_flows=policy_registry.get_by_type(Flow).user_has_any_permission(
+                self.request.user, ["add", "change", "delete", "view"]
+            ),
             viewer_time_zone=timezone.get_current_timezone_name(),
             contact_time_zone=contact.time_zone if zone else "",
             show_messages=can_see_messages,
