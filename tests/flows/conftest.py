@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils import timezone
+
 from tests.campaigns.conftest import email_layout  # noqa: F401  (fixture)
 from tests.sending.conftest import (  # noqa: F401  (fixtures)
     anymail_backend,
@@ -48,6 +50,8 @@ def step(kind: str, step_id: str, value: Any) -> dict[str, Any]:
 def make_flow(name: str, steps: list[dict[str, Any]], **fields: Any) -> Flow:
     values: dict[str, Any] = {
         "status": FlowStatus.ACTIVE,
+        # Turned on long ago: the tests' events (in the past, by an injected clock) count.
+        "activated_at": timezone.now() - dt.timedelta(days=365),
         "trigger_type": TriggerType.EVENT,
         "reentry": Reentry.EVERY_TIME,
         "reply_to": "Jo Maker <jo@shop.example>",

@@ -23,11 +23,12 @@ from tests.flows.conftest import (
     wait,
 )
 from wagtail_oneonone.api import track
-from wagtail_oneonone.flows.services import advance_due
+from wagtail_oneonone.flows.services import advance_due, pause_flow, resume_flow
 from wagtail_oneonone.flows.triggers import match_new_events
 from wagtail_oneonone.models import (
     Enrollment,
     EnrollmentStatus,
+    Event,
     FlowCursor,
     FlowStatus,
     OutboxMessage,
@@ -259,27 +260,69 @@ def test_a_paused_flow_holds_its_enrollments_and_an_entry_segment_filters(
     vips = segment("VIPs", attribute_is("tier", "vip"))
     flow = make_flow(
         "VIP carts",
-        [send("s", "Hi", text("<p>Hi</p>"))],
+        [wait("w", 1), send("s", "Hi", text("<p>Hi</p>"))],
         trigger_event_type="cart_updated",
         entry_segment=vips,
     )
     subscribed("vip@example.com", attributes={"tier": "vip"})
     subscribed("other@example.com")
-    start = timezone.now() - hours(200)  # the clock is injected; events are in the past
     flow.status = FlowStatus.PAUSED
     flow.save()
-    abandon_cart("vip@example.com", start)
-    abandon_cart("other@example.com", start)
-    match_new_events(now=start)
+    abandon_cart("vip@example.com", timezone.now())
+    match_new_events()
     assert not Enrollment.objects.exists()  # paused flows enroll no one...
+    resume_flow(flow)
+    abandon_cart("vip@example.com", timezone.now())
+    abandon_cart("other@example.com", timezone.now())
+    match_new_events()
+    # Only since it was turned on again, and only members of the entry segment.
+    [enrollment] = Enrollment.objects.all()
+    assert enrollment.contact.email == "vip@example.com"
+    advance_due()
+    pause_flow(flow)
+    later = timezone.now() + hours(2)
+    assert advance_due(now=later).advanced == 0  # ...and advance no one
+    resume_flow(flow)
+    assert advance_due(now=later).advanced == 1
+
+
+def test_turning_a_flow_on_does_not_answer_the_history_of_the_log(email_layout: Any) -> None:
+    subscribed("old@example.com")
+    abandon_cart("old@example.com", timezone.now() - hours(3))
+    flow = cart_flow()
+    flow.activated_at = None
+    flow.status = FlowStatus.DRAFT
+    flow.save()
     flow.status = FlowStatus.ACTIVE
     flow.save()
-    abandon_cart("vip@example.com", start + hours(1))
-    abandon_cart("other@example.com", start + hours(1))
-    match_new_events(now=start + hours(1))
-    # (The paused hour's events are read again too: the cursor overlaps recent events.)
-    emails = set(Enrollment.objects.values_list("contact__email", flat=True))
-    assert emails == {"vip@example.com"}
-    flow.status = FlowStatus.PAUSED
-    flow.save()
-    assert advance_due(now=start + hours(1)).advanced == 0  # ...and advance no one
+    assert match_new_events().enrolled == 0
+    abandon_cart("old@example.com", timezone.now())
+    assert match_new_events().enrolled == 1
+
+
+def test_an_event_committed_after_later_ones_were_read_is_still_read(email_layout: Any) -> None:
+    cart_flow()
+    first = subscribed("first@example.com")
+    late = subscribed("late@example.com")
+    abandon_cart("first@example.com", timezone.now())
+    abandon_cart("late@example.com", timezone.now())
+    abandon_cart("first@example.com", timezone.now())
+    events = list(Event.objects.order_by("pk"))
+    # As if the middle insert had not committed yet when the reader came by.
+    held = events[1]
+    held_id = held.pk
+    held_values = {
+        "contact": held.contact,
+        "type": held.type,
+        "occurred_at": held.occurred_at,
+        "properties": held.properties,
+        "recorded_at": held.recorded_at,
+    }
+    held.delete()
+    match_new_events()
+    assert FlowCursor.objects.get().gaps[0][0] == held_id
+    Event.objects.create(pk=held_id, **held_values)  # it commits now
+    match_new_events()
+    contacts = set(Enrollment.objects.values_list("contact", flat=True))
+    assert contacts == {first.pk, late.pk}
+    assert FlowCursor.objects.get().gaps == []

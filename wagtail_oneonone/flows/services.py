@@ -302,5 +302,8 @@ def pause_flow(flow: Flow) -> None:
     Flow.objects.filter(pk=flow.pk, status=FlowStatus.ACTIVE).update(status=FlowStatus.PAUSED)
 
 
-def resume_flow(flow: Flow) -> None:
-    Flow.objects.filter(pk=flow.pk, status=FlowStatus.PAUSED).update(status=FlowStatus.ACTIVE)
+def resume_flow(flow: Flow, *, now: dt.datetime | None = None) -> None:
+    """Carry on: everyone waiting goes on; events while it was paused trigger nothing."""
+    Flow.objects.filter(pk=flow.pk, status=FlowStatus.PAUSED).update(
+        status=FlowStatus.ACTIVE, activated_at=now or timezone.now()
+    )

@@ -2,12 +2,13 @@
 
 Runs in the worker (never in the host's request). Reading is idempotent: an enrollment's
 key names the flow, the contact and the occurrence, so a batch read twice (a retried
-task, two workers, the overlap below) enrolls no one twice.
+task, two workers, an id looked for again) enrolls no one twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,9 +38,11 @@ from ..sending.decision import contact_zone
 EVENTS_CURSOR = "events"
 #: Events per run of the matcher.
 MATCH_BATCH_SIZE = 5000
-#: Events recorded this recently are read again next run: a transaction that committed
-#: late may hold a smaller id than events already read.
-OVERLAP = dt.timedelta(seconds=30)
+#: How long an id skipped by the cursor is looked for again: a transaction that commits
+#: late holds a smaller id than events already read. Ids used up by failed inserts never
+#: appear, so they are given up on after this.
+GAP_WAIT = dt.timedelta(minutes=2)
+MAX_GAPS = 10_000
 
 
 @dataclass(frozen=True)
@@ -71,29 +74,59 @@ def enrollment_key(flow: Flow, contact_id: int, occurrence: str) -> str:
 
 
 def match_new_events(
-    *, now: dt.datetime | None = None, limit: int = MATCH_BATCH_SIZE
+    *,
+    now: dt.datetime | None = None,
+    limit: int = MATCH_BATCH_SIZE,
+    max_seconds: float = 40.0,
 ) -> MatchResult:
-    """Read events after the cursor, enroll the contacts they trigger, move the cursor."""
+    """Read events after the cursor, enroll the contacts they trigger, move the cursor;
+    batch after batch until the log is read or ``max_seconds`` have passed."""
     now = now or timezone.now()
+    deadline = time.monotonic() + max_seconds
+    events = enrolled = 0
+    while True:
+        read, new, more = _match_batch(now, limit)
+        events, enrolled = events + read, enrolled + new
+        if not more or time.monotonic() > deadline:
+            return MatchResult(events=events, enrolled=enrolled)
+
+
+def _match_batch(now: dt.datetime, limit: int) -> tuple[int, int, bool]:
+    """One batch: (events read, contacts enrolled, whether more may be waiting)."""
+    wall = timezone.now()  # gaps are about commits, so they go by the real clock
     with transaction.atomic():
         FlowCursor.objects.get_or_create(name=EVENTS_CURSOR)
         cursor = FlowCursor.objects.select_for_update().get(name=EVENTS_CURSOR)
+        gaps = {int(pk): str(since) for pk, since in cursor.gaps or []}
+        columns = ("pk", "type", "contact_id", "occurred_at")
         rows = list(
             Event.objects.filter(pk__gt=cursor.last_event_id)
             .order_by("pk")
-            .values_list("pk", "type", "contact_id", "occurred_at", "recorded_at")[:limit]
+            .values_list(*columns)[:limit]
         )
-        if not rows:
-            return MatchResult()
-        seen = [_Seen(pk, kind, contact, at) for pk, kind, contact, at, _ in rows if contact]
+        if gaps:
+            rows += list(Event.objects.filter(pk__in=list(gaps)).values_list(*columns))
+        seen = [_Seen(pk, kind, contact, at) for pk, kind, contact, at in rows if contact]
         enrolled = enroll_for_events(seen, now=now)
-        settled = [pk for pk, *_, recorded in rows if recorded <= now - OVERLAP]
-        # Move past what is settled; a full batch is read on regardless (its tail is newer).
-        cursor.last_event_id = (
-            rows[-1][0] if len(rows) == limit else max(settled, default=cursor.last_event_id)
-        )
-        cursor.save(update_fields=["last_event_id", "updated_at"])
-    return MatchResult(events=len(rows), enrolled=enrolled)
+        read = {row[0] for row in rows}
+        top = max((pk for pk in read if pk > cursor.last_event_id), default=cursor.last_event_id)
+        missing: list[int] = []
+        ahead = sorted(pk for pk in read if pk > cursor.last_event_id)
+        previous = cursor.last_event_id
+        if previous == 0 and ahead:
+            previous = ahead[0] - 1  # a new cursor: the log starts where it starts
+        for pk in ahead:
+            if pk - previous > 1:  # (a jump of millions is capped, not listed)
+                missing.extend(range(max(previous + 1, pk - MAX_GAPS), pk))
+            previous = pk
+        missing = missing[-MAX_GAPS:]
+        horizon = (wall - GAP_WAIT).isoformat()
+        kept = {pk: since for pk, since in gaps.items() if pk not in read and since > horizon}
+        kept.update({pk: wall.isoformat() for pk in missing})
+        cursor.gaps = sorted([pk, since] for pk, since in kept.items())[-MAX_GAPS:]
+        cursor.last_event_id = top
+        cursor.save(update_fields=["last_event_id", "gaps", "updated_at"])
+    return len(rows), enrolled, top > 0 and len(read) >= limit
 
 
 def enroll_for_events(events: Sequence[_Seen], *, now: dt.datetime) -> int:
@@ -123,6 +156,9 @@ def _save_enrollments(new: list[Enrollment]) -> int:
 def _enrollments(flow: Flow, events: list[_Seen], now: dt.datetime) -> list[Enrollment]:
     context = compile_context(now)
     triggering = events
+    if flow.trigger_type == TriggerType.EVENT and flow.activated_at is not None:
+        # Only what happened since the flow was turned on triggers it.
+        triggering = [event for event in events if event.occurred_at >= flow.activated_at]
     if flow.trigger_filters and flow.trigger_type == TriggerType.EVENT:
         passing = set(
             matching_events(flow.trigger_event_type, context, filters=flow.trigger_filters)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.fields import StreamField
 
@@ -147,6 +148,9 @@ class Flow(models.Model):
         related_name="flows",
     )
     steps = StreamField(FlowStepsBlock(), verbose_name=_("steps"), blank=True)
+    #: When the flow was last turned on: events before it never trigger it, so turning on a
+    #: flow does not answer the whole history of the log.
+    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
     #: When a segment or engagement trigger last compared its members (None: never, so
     #: its first look only notes who is in, without enrolling them).
     trigger_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -166,6 +170,12 @@ class Flow(models.Model):
         if self.pk is not None:
             current = Flow.objects.filter(pk=self.pk).values_list("revision", flat=True)
             self.revision = (current.first() or 0) + 1
+        if self.status == FlowStatus.ACTIVE:
+            was = Flow.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+            turned_on = was != FlowStatus.ACTIVE
+            given = was is None and self.activated_at is not None  # created with a time
+            if (turned_on and not given) or self.activated_at is None:
+                self.activated_at = timezone.now()
         # Every step, nested ones too, is known by its id: give any step without one an id.
         block = FlowStepsBlock()
         self.steps = block.to_python(with_step_ids(block.get_prep_value(self.steps)))
@@ -252,6 +262,10 @@ class FlowCursor(models.Model):
 
     name = models.CharField(max_length=50, unique=True)
     last_event_id = models.BigIntegerField(default=0)
+    #: Ids below the cursor not seen yet, with when they were first missed: an insert that
+    #: commits late (after later ids were read) is read when it appears. Dropped after a
+    #: minute (ids are also used up by inserts that fail).
+    gaps = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
