@@ -450,6 +450,7 @@ def test_the_flow_page_counts_each_step_and_what_it_sent(
     )
     content = response.content.decode()
     assert "When someone updates their cart" in content
+    assert rows["w2h"].summary == "2 hours" and rows["w24h"].summary == "22 hours"
     assert "Reached when they placed an order after entering" in content
     assert "Once ever" not in content and "Every time it is triggered" in content
     messages_link = (
@@ -593,7 +594,7 @@ def test_the_contact_timeline_shows_entries_steps_sends_and_the_goal(
     content = response.content.decode()
     assert "Entered the flow" in content and "Cart abandonment" in content
     assert "Reached the goal" in content
-    assert "your basket is waiting" in content  # the email the flow sent
+    assert "Sam, your basket is waiting" in content  # the email the flow sent, as sent
     timeline = response.context["timeline"]
     kinds = [getattr(entry, "action", "event") for entry in timeline]
     assert kinds[0] == "goal"  # newest first
@@ -630,3 +631,17 @@ def test_the_timeline_reads_flow_lines_in_a_fixed_number_of_queries(
     assert len(more.captured_queries) == len(few.captured_queries)
     assert "Second flow" in admin_client.get(page).content.decode()
     assert OutboxMessage.objects.filter(source_type="flow").count() >= 3
+
+
+def test_a_layout_a_flow_uses_is_not_deleted_under_it(
+    admin_client: Client, email_layout: Any
+) -> None:
+    flow = cart_flow()
+    flow.layout = email_layout
+    flow.save()
+    delete = reverse("oneonone_email_layout:delete", args=[email_layout.pk])
+    page = admin_client.get(delete)
+    assert page.status_code == 200
+    assert page.context["is_protected"]
+    usage = admin_client.get(reverse("oneonone_email_layout:usage", args=[email_layout.pk]))
+    assert "Cart abandonment" in usage.content.decode()

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ..events.types import label_for
-from ..flows.blocks import WEEKDAY_CHOICES
+from ..flows.blocks import UNIT_SECONDS, WEEKDAY_CHOICES
 from ..flows.content import FLOW_SOURCE, NOTIFY_SOURCE, step_source_id
 from ..models import Enrollment, EnrollmentStatus, Flow, OutboxMessage, OutboxStatus, Segment
 from ..models.flows import DateField, EngagementChange, Reentry, TriggerType
@@ -169,22 +169,24 @@ def _kind_labels() -> dict[str, str]:
     }
 
 
-def _plural_unit(amount: int, unit: str) -> str:
-    words = {
-        "minutes": ngettext("%(n)s minute", "%(n)s minutes", amount),
-        "hours": ngettext("%(n)s hour", "%(n)s hours", amount),
-        "days": ngettext("%(n)s day", "%(n)s days", amount),
-    }
-    return words.get(unit, f"%(n)s {unit}") % {"n": amount}
+def duration_in_words(seconds: int) -> str:
+    """In the largest unit that is whole: 120 minutes are "2 hours", 90 are "90 minutes"."""
+    if seconds and seconds % 86400 == 0:
+        days = seconds // 86400
+        return ngettext("%(n)s day", "%(n)s days", days) % {"n": days}
+    if seconds and seconds % 3600 == 0:
+        hours = seconds // 3600
+        return ngettext("%(n)s hour", "%(n)s hours", hours) % {"n": hours}
+    minutes = seconds // 60
+    return ngettext("%(n)s minute", "%(n)s minutes", minutes) % {"n": minutes}
 
 
 def wait_in_words(value: Any) -> str:
-    amount = int(value.get("amount") or 0)
-    unit = value.get("unit") or "hours"
+    seconds = int(value.get("amount") or 0) * UNIT_SECONDS.get(value.get("unit") or "hours", 3600)
     until = value.get("until")
     parts = []
-    if amount:
-        parts.append(_plural_unit(amount, unit))
+    if seconds:
+        parts.append(duration_in_words(seconds))
     if until is not None:
         days = dict(WEEKDAY_CHOICES)
         weekdays = [str(days[day]) for day in value.get("weekdays") or [] if day in days]

@@ -460,7 +460,9 @@ class FlowViewSet(RegisteredPolicyMixin, ModelViewSet):
     menu_label = gettext_lazy("Flows")
     menu_name = "oneonone-flows"
     # Its own model permissions (add/change/delete/view) through the registry's default policy.
-    add_to_reference_index = False
+    # In the reference index (flows are saved only when edited): an email layout's usage
+    # lists the flows that use it, and its delete view refuses while they do.
+    add_to_reference_index = True
     copy_view_enabled = False
     inspect_view_enabled = True
     index_view_class = FlowIndexView

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..events.types import get_event_type, label_for
 from ..exceptions import EventValidationError
-from ..models import EnrollmentLog, Event, Flow
+from ..models import EnrollmentLog, Event, Flow, OutboxStatus
 
 # Properties worth showing, in this order, with their labels.
 _KEY_PROPERTIES: tuple[tuple[str, Any], ...] = (
@@ -194,13 +194,14 @@ def flow_timeline(
             "detail",
             "message_id",
             "message__status",
+            "message__subject",
             "enrollment__flow_id",
         )[:limit]
     )
-    flows = Flow.objects.in_bulk({row[6] for row in rows})
+    flows = Flow.objects.in_bulk({row[-1] for row in rows})
     labels = {flow_id: step_labels(flow) for flow_id, flow in flows.items()}
     lines = []
-    for at, action, step_id, detail, message_id, message_status, flow_id in rows:
+    for at, action, step_id, detail, message_id, status, subject, flow_id in rows:
         flow = flows.get(flow_id)
         lines.append(
             FlowTimelineEntry(
@@ -210,9 +211,10 @@ def flow_timeline(
                 flow_id=flow_id,
                 flow_name=flow.name if flow else "",
                 step=labels.get(flow_id, {}).get(step_id, "") if step_id else "",
-                detail=detail,
+                # An email's line has the subject as sent (rendered), once it was sent.
+                detail=(subject or detail) if action == "sent" else detail,
                 message_id=message_id,
-                message_status=message_status or "",
+                message_status=str(OutboxStatus(status).label) if status else "",
                 contact_time=at.astimezone(zone) if zone else None,
             )
         )
@@ -240,7 +242,8 @@ def flow_lines_for_page(
 def merged_timeline(
     events: list[TimelineEntry], flow_lines: list[FlowTimelineEntry]
 ) -> list[TimelineEntry | FlowTimelineEntry]:
-    """Events and flow lines together, newest first (each list is newest first already)."""
-    merged: list[TimelineEntry | FlowTimelineEntry] = [*events, *flow_lines]
+    """Events and flow lines together, newest first (each list is newest first already);
+    at the same moment, what a flow did comes after (so above) the event that started it."""
+    merged: list[TimelineEntry | FlowTimelineEntry] = [*flow_lines, *events]
     merged.sort(key=lambda entry: entry.at, reverse=True)  # stable: ties keep their order
     return merged
