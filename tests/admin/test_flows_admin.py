@@ -476,6 +476,15 @@ def test_the_flow_page_counts_each_step_and_what_it_sent(
     )
 
 
+def test_the_editor_warns_that_contacts_are_in_the_flow(
+    admin_client: Client, ran_cart_flow: Flow
+) -> None:
+    content = admin_client.get(url("edit", ran_cart_flow)).content.decode()
+    assert "2 contacts are in this flow now" in content
+    assert "anyone at a step you remove leaves the flow" in content
+    assert url("inspect", ran_cart_flow) in content  # the "Flow page" button
+
+
 def test_the_flow_page_groups_exits_by_reason(admin_client: Client, ran_cart_flow: Flow) -> None:
     flow = ran_cart_flow
     bo = Enrollment.objects.get(contact__email="bo@example.com")
@@ -634,11 +643,12 @@ def test_the_timeline_reads_flow_lines_in_a_fixed_number_of_queries(
 
 
 def test_a_layout_a_flow_uses_is_not_deleted_under_it(
-    admin_client: Client, email_layout: Any
+    admin_client: Client, email_layout: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     flow = cart_flow()
     flow.layout = email_layout
-    flow.save()
+    with django_capture_on_commit_callbacks(execute=True):  # Wagtail 7 indexes on commit
+        flow.save()
     delete = reverse("oneonone_email_layout:delete", args=[email_layout.pk])
     page = admin_client.get(delete)
     assert page.status_code == 200

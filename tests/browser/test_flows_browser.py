@@ -216,3 +216,28 @@ def test_the_flow_page_counts_steps_and_pauses_and_resumes(
     timeline = page.locator("[data-oneonone-timeline]")
     expect(timeline.locator("[data-flow-action='entered']")).to_contain_text("Cart abandonment")
     expect(timeline.locator("[data-flow-action='sent']")).to_contain_text("your basket is waiting")
+
+
+def test_every_built_in_flow_installs_and_saves_active_unchanged(
+    logged_in: Callable[[str], Any],
+) -> None:
+    """One click each, then the editor saves them as they came (but active): the built-ins
+    pass the editor's validation."""
+    from playwright.sync_api import expect
+
+    from wagtail_oneonone.flows.builtin import BUILTIN_FLOWS
+
+    page = logged_in(reverse("oneonone_flow:builtins"))
+    for builtin in BUILTIN_FLOWS:
+        page.goto(page.url.split("/admin/")[0] + reverse("oneonone_flow:builtins"))
+        page.get_by_role("button", name=f"Install {builtin.name}", exact=True).click()
+        flow = Flow.objects.get(builtin=builtin.key)
+        page.wait_for_url(f"**{reverse('oneonone_flow:edit', args=[flow.pk])}")
+        expect(page.locator(".messages")).to_contain_text("installed as a draft")
+        page.select_option("#id_status", "active")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator(".messages")).to_contain_text(builtin.name)
+        expect(page.locator(".messages")).not_to_contain_text("could not be saved")
+        flow.refresh_from_db()
+        assert flow.status == FlowStatus.ACTIVE, builtin.key
+    assert Flow.objects.filter(status=FlowStatus.ACTIVE).count() == len(BUILTIN_FLOWS)

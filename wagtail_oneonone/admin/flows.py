@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 from django.urls import URLPattern, path, reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import (
     FieldPanel,
@@ -39,7 +39,7 @@ from wagtail.admin.widgets.button import Button, HeaderButton
 from ..conf import app_settings
 from ..events.types import get_event_type, registered_event_types
 from ..exceptions import EventValidationError, SegmentRuleError
-from ..models import Flow, FlowStatus, Reentry, TriggerType
+from ..models import Enrollment, EnrollmentStatus, Flow, FlowStatus, Reentry, TriggerType
 from ..models.flows import DateField
 from ..segments.conditions import ATTRIBUTE_KEY, Param, clean_value
 from . import flow_views
@@ -162,6 +162,16 @@ class FlowForm(WagtailAdminModelForm):
             self.fields[name].widget.choices = event_type_choices(current)
         self.fields["goal_event_type"].widget.choices[0] = ("", _("No goal event"))
         self.fields["topic"].choices = topic_choices(instance.topic if instance else "")
+        if instance and instance.pk and "steps" in self.fields:
+            active = Enrollment.objects.filter(flow=instance, status=EnrollmentStatus.ACTIVE)
+            if count := active.count():
+                self.fields["steps"].help_text = ngettext(
+                    "%(n)s contact is in this flow now. Contacts keep their place when steps "
+                    "are moved or changed; anyone at a step you remove leaves the flow.",
+                    "%(n)s contacts are in this flow now. Contacts keep their place when "
+                    "steps are moved or changed; anyone at a step you remove leaves the flow.",
+                    count,
+                ) % {"n": count}
 
     def clean_from_email(self) -> str:
         return clean_address(self.cleaned_data.get("from_email") or "")
