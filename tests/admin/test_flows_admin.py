@@ -655,3 +655,67 @@ def test_a_layout_a_flow_uses_is_not_deleted_under_it(
     assert page.context["is_protected"]
     usage = admin_client.get(reverse("oneonone_email_layout:usage", args=[email_layout.pk]))
     assert "Cart abandonment" in usage.content.decode()
+
+
+def test_the_flow_page_indents_branch_sides(admin_client: Client, email_layout: Any) -> None:
+    vips = segment("VIPs", attribute_is("tier", "vip"))
+    flow = make_flow(
+        "After an order",
+        [
+            wait("w", 24),
+            step(
+                "branch",
+                "vip?",
+                {
+                    "label": "VIP?",
+                    "condition": [{"type": "segment", "value": str(vips.pk)}],
+                    "yes": [
+                        step("notify", "call", {"to": "jo@shop.example", "message": "Call them"})
+                    ],
+                    "no": [],
+                },
+            ),
+            step("update_contact", "tag", {"action": "add_tag", "name": "thanked", "value": ""}),
+        ],
+        trigger_event_type="order_placed",
+    )
+    rows = admin_client.get(url("inspect", flow)).context["steps"].rows
+    outline = [(row.number, row.depth, row.side, row.kind, row.summary) for row in rows]
+    assert outline == [
+        (1, 0, "", "wait", "1 day"),
+        (2, 0, "", "branch", "VIP?: yes if in VIPs"),
+        (3, 1, "yes", "notify", "tell jo@shop.example"),
+        (0, 1, "no", "", "nothing: straight on after the branch"),
+        (4, 0, "", "update_contact", "add the tag thanked"),
+    ]
+    assert rows[2].source_type == "flow_notify" and rows[2].sent["sent"] == 0
+
+
+def test_each_flow_line_shows_on_one_page_of_the_timeline(
+    admin_client: Client, email_layout: Any
+) -> None:
+    from wagtail_oneonone.models import EnrollmentLog, Event
+
+    flow = cart_flow()
+    ada = Contact.objects.create(email="ada@example.com")
+    now = timezone.now()
+    # 30 events an hour apart (the newest now): page 1 holds the newest 25.
+    for n in range(30):
+        Event.objects.create(contact=ada, type="page_viewed", occurred_at=now - hours(n))
+    enrollment = Enrollment.objects.create(
+        flow=flow, contact=ada, key="k", entered_at=now - hours(40)
+    )
+    for n in (0.5, 24, 24.5, 27.5, 35):  # 24: the oldest event on page 1, at the boundary
+        EnrollmentLog.objects.create(
+            enrollment=enrollment, at=now - hours(n), action="step", step_id="w2h"
+        )
+    page_url = reverse("oneonone_contact:inspect", args=[ada.pk])
+
+    def flow_lines(page: int) -> list[float]:
+        timeline = admin_client.get(page_url, {"events": page}).context["timeline"]
+        return [
+            round((now - entry.at) / hours(1), 1) for entry in timeline if entry.kind == "flow"
+        ]
+
+    assert flow_lines(1) == [0.5, 24]
+    assert flow_lines(2) == [24.5, 27.5, 35]
