@@ -38,7 +38,8 @@ from wagtail.log_actions import log
 
 from ..campaigns.references import campaigns_using
 from ..exceptions import SegmentRuleError
-from ..models import Campaign, Contact, Segment, SegmentCount
+from ..flows.references import flows_using
+from ..models import Campaign, Contact, Flow, Segment, SegmentCount
 from ..segments.membership import record_count, segment_contacts
 from .compat import RegistryPolicyViewMixin, more_button
 from .permissions import contact_policy, user_can_view_contacts
@@ -221,6 +222,10 @@ class SegmentDeleteView(RegistryPolicyViewMixin, generic.DeleteView):
     def campaigns(self) -> list[Campaign]:
         return campaigns_using(self.object)
 
+    @cached_property
+    def flows(self) -> list[Flow]:
+        return flows_using(self.object)
+
     def refusal(self) -> str:
         reasons = []
         if self.used_by:
@@ -238,13 +243,22 @@ class SegmentDeleteView(RegistryPolicyViewMixin, generic.DeleteView):
                 )
                 % {"names": names}
             )
+        if self.flows:
+            names = ", ".join(f"“{flow.name}”" for flow in self.flows)
+            reasons.append(
+                _(
+                    "flows use it (%(names)s) as trigger, entry filter, goal or in a branch; "
+                    "change them first"
+                )
+                % {"names": names}
+            )
         return _("“%(name)s” cannot be deleted: %(reasons)s.") % {
             "name": self.object.name,
             "reasons": "; ".join(reasons),
         }
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if self.used_by or self.campaigns:
+        if self.used_by or self.campaigns or self.flows:
             messages.error(request, self.refusal())
             if self.inspect_url_name:
                 return redirect(self.inspect_url_name, quote(self.object.pk))
@@ -253,7 +267,7 @@ class SegmentDeleteView(RegistryPolicyViewMixin, generic.DeleteView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        refused = self.used_by or self.campaigns
+        refused = self.used_by or self.campaigns or self.flows
         context.update(
             used_by=self.used_by,
             campaigns=self.campaigns,

@@ -298,12 +298,18 @@ def _log(
     )
 
 
-def pause_flow(flow: Flow) -> None:
-    Flow.objects.filter(pk=flow.pk, status=FlowStatus.ACTIVE).update(status=FlowStatus.PAUSED)
+def pause_flow(flow: Flow) -> bool:
+    """Hold everyone where they are and enroll no one; False if it was not active."""
+    return bool(
+        Flow.objects.filter(pk=flow.pk, status=FlowStatus.ACTIVE).update(status=FlowStatus.PAUSED)
+    )
 
 
-def resume_flow(flow: Flow, *, now: dt.datetime | None = None) -> None:
-    """Carry on: everyone waiting goes on; events while it was paused trigger nothing."""
-    Flow.objects.filter(pk=flow.pk, status=FlowStatus.PAUSED).update(
-        status=FlowStatus.ACTIVE, activated_at=now or timezone.now()
+def resume_flow(flow: Flow, *, now: dt.datetime | None = None) -> bool:
+    """Carry on: everyone waiting goes on; events while it was paused trigger nothing.
+    False if it was not paused."""
+    return bool(
+        Flow.objects.filter(pk=flow.pk, status=FlowStatus.PAUSED).update(
+            status=FlowStatus.ACTIVE, activated_at=now or timezone.now()
+        )
     )

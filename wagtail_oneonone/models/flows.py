@@ -69,7 +69,10 @@ class Flow(models.Model):
         _("event filters"),
         default=list,
         blank=True,
-        help_text=_('As in segments: [{"property": "category", "op": "equals", "value": "x"}]'),
+        help_text=_(
+            'As in segments: [{"property": "category", "type": "text", "operator": "equals", '
+            '"value": "shoes"}]'
+        ),
     )
     trigger_count = models.PositiveSmallIntegerField(
         _("times"),
