@@ -36,9 +36,10 @@ from ..models import (
 )
 from ..segments import contacts_matching, is_member
 from ..sending.decision import contact_zone
-from ..sending.outbox import queue_message
+from ..sending.outbox import QueuedMessage, idempotency_key, queue_messages
 from ..tracking.links import site_base_url
 from . import engine
+from .bulk import insert_rows, update_rows
 from .content import FLOW_SOURCE, NOTIFY_SOURCE, step_source_id
 from .goals import goals_reached
 from .spec import find_block, spec_of
@@ -98,24 +99,59 @@ def advance_due(
 def advance_batch(
     ids: Sequence[int], *, now: dt.datetime, result: AdvanceResult | None = None
 ) -> AdvanceResult:
+    """Advance these (claimed) enrollments: the engine decides for each, then what they
+    do is written for the whole batch at once (outbox rows, log lines, new positions) in
+    one transaction. If that fails, each is written on its own, so one broken enrollment
+    stops none of the others."""
     result = result or AdvanceResult()
-    enrollments = list(
-        Enrollment.objects.filter(pk__in=ids).select_related("flow", "contact").order_by("id")
-    )
+    loaded = list(Enrollment.objects.filter(pk__in=ids).select_related("contact").order_by("id"))
+    # One instance a flow (its steps parsed once) and a contact (updates add up).
+    flows = Flow.objects.in_bulk({enrollment.flow_id for enrollment in loaded})
+    contacts: dict[int, Contact] = {}
+    enrollments = []
+    for enrollment in loaded:
+        if enrollment.flow_id in flows:  # (not deleted since)
+            enrollment.flow = flows[enrollment.flow_id]
+            enrollment.contact = contacts.setdefault(enrollment.contact_id, enrollment.contact)
+            enrollments.append(enrollment)
     reached = goals_reached(enrollments, now=now)
     specs: dict[tuple[int, int], engine.FlowSpec] = {}
+    plans: list[_Plan] = []
     for enrollment in enrollments:
         flow = enrollment.flow
         spec = specs.get((flow.pk, flow.revision))
         if spec is None:
             spec = specs[(flow.pk, flow.revision)] = spec_of(flow.steps)
         try:
-            _advance_one(enrollment, spec, now, enrollment.pk in reached, result)
+            plans.append(_plan(enrollment, spec, now, enrollment.pk in reached))
         except Exception as exc:  # one broken enrollment must not stop the others
-            logger.exception("Advancing enrollment %s failed", enrollment.pk)
-            result.errors.append(f"enrollment {enrollment.pk}: {exc}")
-            Enrollment.objects.filter(pk=enrollment.pk).update(lease_until=None)
+            _failed(enrollment, exc, result)
+    try:
+        with transaction.atomic():
+            counts = _carry_out_plans(plans, now)
+    except Exception:
+        logger.warning("Advancing a batch at once failed; one enrollment at a time", exc_info=True)
+        for plan in plans:
+            try:
+                with transaction.atomic():
+                    _add(result, _carry_out_plans([plan], now))
+            except Exception as exc:
+                _failed(plan.enrollment, exc, result)
+    else:
+        _add(result, counts)
     return result
+
+
+def _failed(enrollment: Enrollment, exc: Exception, result: AdvanceResult) -> None:
+    logger.error("Advancing enrollment %s failed", enrollment.pk, exc_info=exc)
+    result.errors.append(f"enrollment {enrollment.pk}: {exc}")
+    Enrollment.objects.filter(pk=enrollment.pk).update(lease_until=None)
+
+
+def _add(result: AdvanceResult, counts: AdvanceResult) -> None:
+    result.advanced += counts.advanced
+    result.sent += counts.sent
+    result.finished += counts.finished
 
 
 @dataclass
@@ -163,13 +199,16 @@ def branch_holds(kind: str, value: Any, enrollment: Enrollment, now: dt.datetime
     raise ValueError(f"unknown branch condition {kind!r}")
 
 
-def _advance_one(
-    enrollment: Enrollment,
-    spec: engine.FlowSpec,
-    now: dt.datetime,
-    goal: bool,
-    result: AdvanceResult,
-) -> None:
+@dataclass
+class _Plan:
+    """What the engine decided for one enrollment, to carry out."""
+
+    enrollment: Enrollment
+    started: bool  # it had not begun: its log starts with "entered"
+    outcome: engine.Outcome
+
+
+def _plan(enrollment: Enrollment, spec: engine.FlowSpec, now: dt.datetime, goal: bool) -> _Plan:
     position = engine.Position(
         step_id=enrollment.step_id or None,
         status=enrollment.status,
@@ -177,43 +216,90 @@ def _advance_one(
         waiting=enrollment.waiting,
     )
     outcome = engine.advance(spec, position, now, _Facts(enrollment, goal, now))
-    log: list[EnrollmentLog] = []
-    if position.step_id is None:
-        log.append(_log(enrollment, now, "entered", "", _trigger_detail(enrollment)))
-    with transaction.atomic():
+    return _Plan(enrollment, position.step_id is None, outcome)
+
+
+def _carry_out_plans(plans: Sequence[_Plan], now: dt.datetime) -> AdvanceResult:
+    """Carry out and save these plans (in the caller's transaction): the emails and notes
+    they queue in bulk (one outbox row each, whose key holds the enrollment and the step),
+    contact updates in order, then every log line and new position."""
+    counts = AdvanceResult()
+    log: list[list[Any]] = []
+    emails: list[QueuedMessage] = []
+    notes: list[QueuedMessage] = []
+    keyed: list[tuple[list[Any], str]] = []  # log lines naming the message they queued
+    changed: list[Enrollment] = []
+    for plan in plans:
+        enrollment, outcome = plan.enrollment, plan.outcome
+        if plan.started:
+            log.append(_log(enrollment, now, "entered", "", _trigger_detail(enrollment)))
         for step_id in outcome.visited:
             log.append(_log(enrollment, now, "step", step_id))
         for effect in outcome.effects:
-            log.append(_carry_out(enrollment, effect, now, result))
+            line, message = _carry_out(enrollment, effect, now)
+            log.append(line)
+            if message is not None:
+                (emails if effect.kind == "send" else notes).append(message)
+                key = idempotency_key(
+                    message.source_type, message.source_id, message.contact_id, message.occurrence
+                )
+                keyed.append((line, key))
         new = outcome.position
         if new.status != engine.ACTIVE:
             log.append(_log(enrollment, now, new.status, new.step_id or "", new.exit_reason))
-            result.finished += 1
-        Enrollment.objects.filter(pk=enrollment.pk).update(
-            status=new.status,
-            step_id=new.step_id or "",
-            waiting=new.waiting,
-            next_run_at=new.next_run_at,
-            exit_reason=new.exit_reason[:200],
-            finished_at=now if new.status != engine.ACTIVE else None,
-            lease_until=None,
+            counts.finished += 1
+        enrollment.status = new.status
+        enrollment.step_id = new.step_id or ""
+        enrollment.waiting = new.waiting
+        enrollment.next_run_at = new.next_run_at
+        enrollment.exit_reason = new.exit_reason[:200]
+        enrollment.finished_at = now if new.status != engine.ACTIVE else None
+        enrollment.lease_until = None
+        changed.append(enrollment)
+        counts.advanced += 1
+    if emails:
+        counts.sent += queue_messages(emails)
+    if notes:
+        queue_messages(notes)
+    if keyed:
+        ids = dict(
+            OutboxMessage.objects.filter(idempotency_key__in={key for _, key in keyed})
+            .order_by()
+            .values_list("idempotency_key", "pk")
         )
-        EnrollmentLog.objects.bulk_create(log)
-    result.advanced += 1
+        for line, key in keyed:
+            line[-1] = ids[key]
+    update_rows(
+        Enrollment,
+        _POSITION_FIELDS,
+        [
+            (enrollment.pk, *(getattr(enrollment, name) for name in _POSITION_FIELDS))
+            for enrollment in changed
+        ],
+        null=["lease_until"],
+    )
+    insert_rows(EnrollmentLog, _LOG_FIELDS, log)
+    return counts
+
+
+#: What advancing changes on an enrollment (its lease too, given up: set to NULL).
+_POSITION_FIELDS = ("status", "step_id", "waiting", "next_run_at", "exit_reason", "finished_at")
+#: A log line's fields, in the order of ``_log()``'s rows.
+_LOG_FIELDS = ("enrollment", "at", "action", "step_id", "detail", "message")
 
 
 def _carry_out(
-    enrollment: Enrollment, effect: engine.Effect, now: dt.datetime, result: AdvanceResult
-) -> EnrollmentLog:
+    enrollment: Enrollment, effect: engine.Effect, now: dt.datetime
+) -> tuple[list[Any], QueuedMessage | None]:
+    """An effect's log line, and the message it queues (if any) for the caller to write."""
     flow = enrollment.flow
     block = find_block(flow.steps, effect.step_id)
     assert block is not None
     if effect.kind == "send":
-        message, created = _queue(enrollment, FLOW_SOURCE, effect.step_id, flow.kind, now)
-        result.sent += created
-        return _log(enrollment, now, "sent", effect.step_id, block.value["subject"], message)
+        message = _queued(enrollment, FLOW_SOURCE, effect.step_id, flow.kind, now)
+        return _log(enrollment, now, "sent", effect.step_id, block.value["subject"]), message
     if effect.kind == "notify":
-        message, _ = _queue(
+        message = _queued(
             enrollment,
             NOTIFY_SOURCE,
             effect.step_id,
@@ -222,29 +308,29 @@ def _carry_out(
             deliver_to=block.value["to"],
             contact_admin_url=_contact_admin_url(enrollment.contact_id),
         )
-        return _log(enrollment, now, "notified", effect.step_id, block.value["to"], message)
+        return _log(enrollment, now, "notified", effect.step_id, block.value["to"]), message
     if effect.kind == "update":
         detail = update_contact(enrollment.contact, block.value)
-        return _log(enrollment, now, "updated", effect.step_id, detail)
+        return _log(enrollment, now, "updated", effect.step_id, detail), None
     raise ValueError(f"unknown effect {effect.kind!r}")
 
 
-def _queue(
+def _queued(
     enrollment: Enrollment,
     source_type: str,
     step_id: str,
     kind: str,
     now: dt.datetime,
     **context: Any,
-) -> tuple[OutboxMessage, bool]:
-    return queue_message(
-        enrollment.contact,
+) -> QueuedMessage:
+    return QueuedMessage(
+        contact_id=enrollment.contact_id,
         source_type=source_type,
         source_id=step_source_id(enrollment.flow_id, step_id),
         kind=kind,
         occurrence=f"enrollment-{enrollment.pk}",
         scheduled_at=now,
-        trigger_event=enrollment.trigger_event,
+        trigger_event_id=enrollment.trigger_event_id,
         context={"enrollment": enrollment.pk, **enrollment.context, **context},
     )
 
@@ -281,21 +367,10 @@ def _trigger_detail(enrollment: Enrollment) -> str:
 
 
 def _log(
-    enrollment: Enrollment,
-    at: dt.datetime,
-    action: str,
-    step_id: str,
-    detail: str = "",
-    message: OutboxMessage | None = None,
-) -> EnrollmentLog:
-    return EnrollmentLog(
-        enrollment=enrollment,
-        at=at,
-        action=action,
-        step_id=step_id,
-        detail=detail[:500],
-        message=message,
-    )
+    enrollment: Enrollment, at: dt.datetime, action: str, step_id: str, detail: str = ""
+) -> list[Any]:
+    """A log line's values (``_LOG_FIELDS``); the message it names is set once queued."""
+    return [enrollment.pk, at, action, step_id, detail[:500], None]
 
 
 def pause_flow(flow: Flow) -> bool:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from ..campaigns.schedule import local_instant
@@ -29,11 +31,12 @@ from ..models import (
     Reentry,
     TriggerType,
 )
-from ..segments import contacts_matching, members_among, segment_contacts
+from ..segments import contacts_matching, segment_contacts
 from ..segments.builtins import lifecycle_settings, matching_events
 from ..segments.compiler import compile_context
 from ..segments.conditions import CompileContext
 from ..sending.decision import contact_zone
+from .bulk import Among, insert_rows
 
 EVENTS_CURSOR = "events"
 #: Events per run of the matcher.
@@ -51,8 +54,7 @@ class MatchResult:
     enrolled: int = 0
 
 
-@dataclass(frozen=True)
-class _Seen:
+class _Seen(NamedTuple):
     """One trigger firing for one contact: an event, entering a set, a date coming round."""
 
     id: int | None  # the event's, if an event triggered it
@@ -105,7 +107,7 @@ def _match_batch(now: dt.datetime, limit: int) -> tuple[int, int, bool]:
             .values_list(*columns)[:limit]
         )
         if gaps:
-            rows += list(Event.objects.filter(pk__in=list(gaps)).values_list(*columns))
+            rows += list(Event.objects.filter(Among("pk", list(gaps))).values_list(*columns))
         seen = [_Seen(pk, kind, contact, at) for pk, kind, contact, at in rows if contact]
         enrolled = enroll_for_events(seen, now=now)
         read = {row[0] for row in rows}
@@ -134,9 +136,12 @@ def enroll_for_events(events: Sequence[_Seen], *, now: dt.datetime) -> int:
     flows_by_type: dict[str, list[Flow]] = defaultdict(list)
     for flow in Flow.objects.filter(status=FlowStatus.ACTIVE, trigger_type=TriggerType.EVENT):
         flows_by_type[flow.trigger_event_type].append(flow)
-    new: list[Enrollment] = []
+    by_type: dict[str, list[_Seen]] = defaultdict(list)
+    for event in events:
+        by_type[event.type].append(event)
+    new: list[_NewEnrollment] = []
     for event_type, flows in flows_by_type.items():
-        of_type = [event for event in events if event.type == event_type]
+        of_type = by_type.get(event_type)
         if not of_type:
             continue
         for flow in flows:
@@ -144,16 +149,26 @@ def enroll_for_events(events: Sequence[_Seen], *, now: dt.datetime) -> int:
     return _save_enrollments(new)
 
 
-def _save_enrollments(new: list[Enrollment]) -> int:
-    if not new:
-        return 0
-    keys = [enrollment.key for enrollment in new]
-    before = set(Enrollment.objects.filter(key__in=keys).values_list("key", flat=True))
-    Enrollment.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
-    return len(set(keys) - before)
+class _NewEnrollment(NamedTuple):
+    """An enrollment to write: the fields a trigger sets (the rest take their defaults)."""
+
+    flow: int
+    contact: int
+    key: str
+    trigger_event: int | None
+    entered_at: dt.datetime
+    next_run_at: dt.datetime
 
 
-def _enrollments(flow: Flow, events: list[_Seen], now: dt.datetime) -> list[Enrollment]:
+def _save_enrollments(new: Sequence[_NewEnrollment]) -> int:
+    """Insert the enrollments whose key is new; returns how many were (the row count of
+    ``INSERT … ON CONFLICT (key) DO NOTHING``, so a key another worker wrote first, or
+    one already there from an earlier read, is not counted)."""
+    with transaction.atomic():
+        return insert_rows(Enrollment, _NewEnrollment._fields, new, unique="key")
+
+
+def _enrollments(flow: Flow, events: list[_Seen], now: dt.datetime) -> list[_NewEnrollment]:
     context = compile_context(now)
     triggering = events
     if flow.trigger_type == TriggerType.EVENT and flow.activated_at is not None:
@@ -162,15 +177,18 @@ def _enrollments(flow: Flow, events: list[_Seen], now: dt.datetime) -> list[Enro
     if flow.trigger_filters and flow.trigger_type == TriggerType.EVENT:
         passing = set(
             matching_events(flow.trigger_event_type, context, filters=flow.trigger_filters)
-            .filter(pk__in=[event.id for event in events])
+            .filter(_pk_among([event.id for event in events if event.id is not None]))
             .values_list("pk", flat=True)
         )
         triggering = [event for event in events if event.id in passing]
     if flow.trigger_count > 1 and flow.trigger_type == TriggerType.EVENT:
         triggering = _nth_occurrences(flow, triggering, context)
-    if flow.entry_segment is not None:
-        members = members_among(
-            flow.entry_segment, {event.contact_id for event in triggering}, now=now
+    if flow.entry_segment is not None and triggering:
+        # Which of them are members (as members_among(), the ids as one array parameter).
+        members = set(
+            segment_contacts(flow.entry_segment, now=now)
+            .filter(Among("pk", {event.contact_id for event in triggering}))
+            .values_list("pk", flat=True)
         )
         triggering = [event for event in triggering if event.contact_id in members]
     if flow.reentry == Reentry.EVERY_N_DAYS:
@@ -179,16 +197,31 @@ def _enrollments(flow: Flow, events: list[_Seen], now: dt.datetime) -> list[Enro
     for event in triggering:
         chosen.setdefault(enrollment_key(flow, event.contact_id, event.key_part), event)
     return [
-        Enrollment(
-            flow=flow,
-            contact_id=event.contact_id,
-            key=key,
-            trigger_event_id=event.id,
-            entered_at=min(event.occurred_at, now),
-            next_run_at=event.due_at or min(event.occurred_at, now),
+        _NewEnrollment(
+            flow.pk,
+            event.contact_id,
+            key,
+            event.id,
+            min(event.occurred_at, now),
+            event.due_at or min(event.occurred_at, now),
         )
         for key, event in chosen.items()
     ]
+
+
+def _pk_among(ids: Sequence[int]) -> Q:
+    """``pk IN ids``; many ids close together (a batch of the log) as a range instead, as
+    the caller keeps only its own ids of what comes back: a long list of parameters cost
+    more to build and send than the rows the range adds."""
+    ordered = sorted(set(ids))
+    if len(ordered) <= 200:
+        return Q(pk__in=ordered)
+    top = ordered[-1]
+    span = 4 * len(ordered) + 1000
+    outliers = [pk for pk in ordered if top - pk > span]  # ids looked for again
+    start = ordered[len(outliers)]
+    q = Q(pk__gte=start, pk__lte=top)
+    return q | Q(pk__in=outliers) if outliers else q
 
 
 def _nth_occurrences(flow: Flow, events: list[_Seen], context: CompileContext) -> list[_Seen]:
@@ -198,33 +231,49 @@ def _nth_occurrences(flow: Flow, events: list[_Seen], context: CompileContext) -
     if not contacts:
         return []
     earliest = min(event.occurred_at for event in events) - window
+    latest = max(event.occurred_at for event in events)  # what came later counts for none
     history: dict[int, list[dt.datetime]] = defaultdict(list)
     for contact_id, at in (
         matching_events(flow.trigger_event_type, context, filters=flow.trigger_filters or ())
-        .filter(contact_id__in=contacts, occurred_at__gte=earliest)
+        .filter(Among("contact_id", contacts), occurred_at__gte=earliest, occurred_at__lte=latest)
         .values_list("contact_id", "occurred_at")
     ):
         history[contact_id].append(at)
-    return [
-        event
-        for event in events
-        if sum(
-            event.occurred_at - window < at <= event.occurred_at
-            for at in history[event.contact_id]
+    for times in history.values():
+        times.sort()
+    kept = []
+    for event in events:
+        times = history.get(event.contact_id, [])
+        # Those in (occurred_at - window, occurred_at].
+        within = bisect_right(times, event.occurred_at) - bisect_right(
+            times, event.occurred_at - window
         )
-        >= flow.trigger_count
-    ]
+        if within >= flow.trigger_count:
+            kept.append(event)
+    return kept
 
 
 def _outside_reentry_window(flow: Flow, events: Iterable[_Seen]) -> list[_Seen]:
     """Drop events of contacts who entered the flow less than ``reentry_days`` before."""
     days = dt.timedelta(days=flow.reentry_days or 0)
     events = list(events)
-    last_entry: dict[int, dt.datetime] = {}
-    for contact_id, entered in Enrollment.objects.filter(
-        flow=flow, contact_id__in={event.contact_id for event in events}
-    ).values_list("contact_id", "entered_at"):
-        last_entry[contact_id] = max(entered, last_entry.get(contact_id, entered))
+    # Each contact's latest entry: one look into the (contact, flow, entered_at) index a
+    # contact, whatever the planner knows of a table that grows fast while a backlog drains.
+    latest = (
+        Enrollment.objects.filter(flow_id=flow.pk, contact_id=OuterRef("pk"))
+        .order_by("-entered_at")
+        .values("entered_at")[:1]
+    )
+    last_entry: dict[int, dt.datetime] = {
+        contact_id: entered
+        for contact_id, entered in Contact.objects.filter(
+            Among("pk", {event.contact_id for event in events})
+        )
+        .order_by()
+        .annotate(last=Subquery(latest))
+        .values_list("pk", "last")
+        if entered is not None
+    }
     kept = []
     for event in sorted(events, key=lambda event: event.occurred_at):
         previous = last_entry.get(event.contact_id)
