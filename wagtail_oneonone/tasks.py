@@ -7,6 +7,7 @@ wake-ups: the outbox, not the queue, says what must be sent.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from typing import Any
@@ -92,15 +93,15 @@ def start_campaigns() -> dict[str, int]:
     return {"queued": start_due_campaigns(now), "finished": finish_campaigns(now)}
 
 
-def run_flows() -> dict[str, Any]:
+def run_flows(now: dt.datetime | None = None) -> dict[str, Any]:
     """Enroll contacts (new events, segments entered, dates come round), then advance the
-    enrollments that are due."""
+    enrollments that are due; at ``now`` (by default the ``CLOCK`` setting's time)."""
     from dataclasses import asdict
 
     from .flows.services import advance_due
     from .flows.triggers import match_date_triggers, match_membership_triggers, match_new_events
 
-    now = app_settings.clock()()
+    now = now or app_settings.clock()()
     matched = match_new_events(now=now)
     enrolled = matched.enrolled + match_membership_triggers(now=now) + match_date_triggers(now=now)
     return {"events": matched.events, "enrolled": enrolled, **asdict(advance_due(now=now))}

@@ -66,6 +66,10 @@ PERSONAS: dict[str, Persona] = {
 }
 
 
+#: When the shop imported its customer list: a year and ten days before "now".
+IMPORT_DAYS_AGO = 375
+
+
 @dataclass
 class Shopper:
     """One browser's owner: a contact-to-be, or an anonymous visitor (``contact`` None)."""
@@ -335,7 +339,8 @@ class HistoryWriter:
 
         ``source`` says how they became known: ``checkout`` (at their first order),
         ``sign-up`` or ``newsletter`` (at the end of their first visit) or ``import``
-        (before their first visit).
+        (the shop's customer list, imported on ``IMPORT_DAYS_AGO`` before their first visit:
+        a year before the last days, so the sign-up anniversary flow has them to greet).
         """
         rng, now = self.rng, self.now
         latest_start = now - dt.timedelta(hours=2)
@@ -343,7 +348,7 @@ class HistoryWriter:
         first_seen = min(first_seen, latest_start - dt.timedelta(days=1))
         shopper.first_seen = first_seen
         if source == "import":
-            shopper.identified_at = first_seen - dt.timedelta(days=rng.uniform(1, 30))
+            shopper.identified_at = now - dt.timedelta(days=IMPORT_DAYS_AGO)
         if kind == "lapsed":
             last_active = min(
                 first_seen + dt.timedelta(days=rng.uniform(30, 100)),

@@ -21,6 +21,8 @@ from wagtail_oneonone.models import (
     EmailLayout,
     EmailTemplate,
     Event,
+    Flow,
+    FlowCursor,
     Segment,
     Suppression,
 )
@@ -29,6 +31,7 @@ from ..models import Category, HomePage, Order, OrderLine
 from .campaigns import SEGMENTS, install_campaign
 from .catalogue import COLLECTION_NAME, build_catalogue, build_page_tree
 from .emails import install_email_templates
+from .flows import FLOW_DAYS, FLOW_SEGMENT_SLUGS, FlowsReplay, replay_flows
 from .history import PERSONAS, HistoryWriter, Shopper
 from .people import REGIONS, make_person
 
@@ -50,6 +53,7 @@ class DemoSummary:
     events: int
     orders: int
     users: int
+    flows: FlowsReplay | None = None
 
 
 def is_loaded() -> bool:
@@ -68,7 +72,10 @@ def reset_demo() -> None:
         EmailTemplate.objects.all().delete()
         Campaign.objects.all().delete()  # with their sends and revisions
         EmailLayout.objects.all().delete()
-        Segment.objects.filter(slug__in=[fields["slug"] for fields in SEGMENTS]).delete()
+        Flow.objects.all().delete()  # with their enrollments
+        FlowCursor.objects.all().delete()
+        slugs = [fields["slug"] for fields in SEGMENTS] + FLOW_SEGMENT_SLUGS
+        Segment.objects.filter(slug__in=slugs).delete()
         Order.objects.all().delete()
         get_user_model().objects.filter(is_staff=False, is_superuser=False).delete()
         for home in HomePage.objects.all():
@@ -95,8 +102,13 @@ def load_demo(
     contacts: int = 500,
     products: int | None = None,
     now: dt.datetime | None = None,
+    flow_days: int = FLOW_DAYS,
 ) -> DemoSummary:
-    """Build the shop and a year of history. The same seed gives the same shop."""
+    """Build the shop and a year of history. The same seed gives the same shop.
+
+    The built-in flows are turned on ``flow_days`` before ``now`` and those days are
+    replayed through them (see ``demo.flows``); 0 leaves the flows out.
+    """
     rng = random.Random(seed)
     now = (now or timezone.now()).replace(second=0, microsecond=0)
     with transaction.atomic():
@@ -110,9 +122,14 @@ def load_demo(
         users = _save_people(shoppers, rng, now)
         Order.objects.bulk_create(writer.orders, batch_size=500)
         OrderLine.objects.bulk_create(writer.lines, batch_size=1000)
-        Event.objects.bulk_create(writer.events, batch_size=2000)
+        # In the order they happened, as a live shop's log is (the flows read it so).
+        events = sorted(writer.events, key=lambda event: event.occurred_at)
+        since = now - dt.timedelta(days=flow_days)
+        recent = next((n for n, e in enumerate(events) if e.occurred_at > since), len(events))
+        Event.objects.bulk_create(events[:recent] if flow_days else events, batch_size=2000)
         install_email_templates()
         install_campaign(index)
+        flows = replay_flows(events[recent:], since, now) if flow_days else None
     return DemoSummary(
         products=len(catalogue),
         contacts=len(shoppers),
@@ -120,6 +137,7 @@ def load_demo(
         events=len(writer.events),
         orders=len(writer.orders),
         users=users,
+        flows=flows,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ...demo.flows import FLOW_DAYS, FlowsReplay
 from ...demo.loader import ensure_admin, is_loaded, load_demo, reset_demo
 
 
@@ -34,6 +35,13 @@ class Command(BaseCommand):
             "with --seed it makes the data identical run to run",
         )
         parser.add_argument(
+            "--flow-days",
+            type=int,
+            default=FLOW_DAYS,
+            help="turn the built-in flows on this many days before the end of the history "
+            f"and run them over those days (default {FLOW_DAYS}; 0: no flows)",
+        )
+        parser.add_argument(
             "--reset",
             action="store_true",
             help="delete the demo's pages, customers, orders and events first, then reload",
@@ -48,6 +56,8 @@ class Command(BaseCommand):
             raise CommandError("--contacts must be 0 or more.")
         if options["products"] is not None and options["products"] < 1:
             raise CommandError("--products must be 1 or more.")
+        if not 0 <= options["flow_days"] <= 300:
+            raise CommandError("--flow-days must be between 0 and 300.")
         if is_loaded() and not options["reset"]:
             self.stdout.write("The demo is already loaded; pass --reset to replace it.")
         else:
@@ -60,6 +70,7 @@ class Command(BaseCommand):
                 contacts=options["contacts"],
                 products=options["products"],
                 now=options["now"],
+                flow_days=options["flow_days"],
             )
             self.stdout.write(
                 self.style.SUCCESS(
@@ -69,8 +80,18 @@ class Command(BaseCommand):
                     f"visitors, {summary.orders} orders, {summary.events} events."
                 )
             )
+            if summary.flows is not None:
+                self._describe_flows(summary.flows)
         if not options["no_admin"]:
             self._ensure_admin(options)
+
+    def _describe_flows(self, flows: FlowsReplay) -> None:
+        self.stdout.write(
+            f"The built-in flows were turned on {flows.since:%d %b %Y %H:%M} UTC and ran over "
+            "the days since (contacts who entered, emails sent):"
+        )
+        for name, entered in sorted(flows.entered.items()):
+            self.stdout.write(f"  {name}: {entered} entered, {flows.sent[name]} sent")
 
     def _ensure_admin(self, options: dict[str, Any]) -> None:
         username, password = options["admin_username"], options["admin_password"]
