@@ -74,6 +74,17 @@ class SendEmailBlock(blocks.StructBlock):
     subject = blocks.CharBlock(max_length=500, help_text=PERSONALISATION_HELP)
     preheader = blocks.CharBlock(max_length=500, required=False, label=_("Preview text"))
     body = EmailBodyBlock()
+    frequency_capped = blocks.BooleanBlock(
+        required=False,
+        default=True,
+        label=_("Skip if recently emailed"),
+        help_text=_(
+            "Follow the frequency cap: skip this email for a contact who has had as many "
+            "marketing emails lately as the cap allows. Turn it off for an email the "
+            "contact expects straight after what they did (thanks for an order, a reward); "
+            "it still counts towards the cap, and a contact's own frequency choice still holds."
+        ),
+    )
 
     class Meta:
         icon = "mail"

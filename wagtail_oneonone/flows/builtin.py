@@ -49,13 +49,18 @@ def _wait(amount: int, unit: str = "hours", until: str | None = None) -> dict[st
     return {"type": "wait", "value": {"amount": amount, "unit": unit, "until": until}}
 
 
-def _email(subject: str, *body: tuple[str, Any], preheader: str = "") -> dict[str, Any]:
+def _email(
+    subject: str, *body: tuple[str, Any], preheader: str = "", capped: bool = True
+) -> dict[str, Any]:
+    """An email step; ``capped`` False for one the contact expects straight after what
+    they did, which the frequency cap should not hold back."""
     return {
         "type": "send_email",
         "value": {
             "subject": subject,
             "preheader": preheader,
             "body": [{"type": kind, "value": value} for kind, value in body],
+            "frequency_capped": capped,
         },
     }
 
@@ -172,6 +177,7 @@ BUILTIN_FLOWS: list[BuiltinFlow] = [
                 f"Thank you, {NAME}",
                 _heading("Thank you for your order"),
                 _text("<p>We are packing it now. Reply to this email with any question.</p>"),
+                capped=False,
             ),
             _wait(3, "days"),
             _email(
@@ -202,6 +208,7 @@ BUILTIN_FLOWS: list[BuiltinFlow] = [
                 f"Happy birthday, {NAME}!",
                 _heading("Happy birthday!"),
                 _text("<p>Here is a treat from us: 15% off with the code <b>BIRTHDAY15</b>.</p>"),
+                capped=False,
             )
         ],
     ),
@@ -267,6 +274,7 @@ BUILTIN_FLOWS: list[BuiltinFlow] = [
             _email(
                 f"You are one of our best customers, {NAME}",
                 _text("<p>Thank you. Free delivery on every order from now on.</p>"),
+                capped=False,
             ),
             {
                 "type": "notify",
@@ -288,7 +296,12 @@ BUILTIN_FLOWS: list[BuiltinFlow] = [
             "reentry": Reentry.ONCE,
         },
         steps=lambda: [
-            _email(f"Welcome, {NAME}", _heading("Welcome!"), _text("<p>Glad you are here.</p>")),
+            _email(
+                f"Welcome, {NAME}",
+                _heading("Welcome!"),
+                _text("<p>Glad you are here.</p>"),
+                capped=False,
+            ),
             _wait(2, "days"),
             _email("Our story", _text("<p>How we started (write your own here).</p>")),
             _wait(3, "days"),

@@ -76,6 +76,7 @@ class FlowStepSource:
             topic=flow.topic,
             from_email=flow.from_email,
             reply_to=flow.reply_to,
+            capped=block.value.get("frequency_capped", True),
         )
 
     def stop_reasons(self, messages: list[OutboxMessage]) -> dict[int, str]:

@@ -155,10 +155,14 @@ def recent_marketing_sends(
 
 
 def frequency_problem(
-    contact: Contact, recent: Sequence[dt.datetime], now: dt.datetime
+    contact: Contact, recent: Sequence[dt.datetime], now: dt.datetime, *, capped: bool = True
 ) -> str | None:
-    """Why one more marketing email to ``contact`` now breaks a cap or its preference."""
-    cap = app_settings.FREQUENCY_CAP or {}
+    """Why one more marketing email to ``contact`` now breaks a cap or its preference.
+
+    With ``capped`` False (an email its source sends whatever the shop's cap, such as a
+    flow's thank-you for an order just placed) only the contact's own preference counts.
+    """
+    cap = (app_settings.FREQUENCY_CAP or {}) if capped else {}
     window_hours = float(cap.get("window_hours") or 0)
     max_messages = cap.get("max_messages")
     min_gap_hours = float(cap.get("min_gap_hours") or 0)
@@ -227,8 +231,11 @@ class SendChecks:
         *,
         topic: str = "",
         source_problem: str | None = None,
+        capped: bool = True,
     ) -> SendDecision:
-        """Decide for one message of the group; ``source_problem`` says its source ended."""
+        """Decide for one message of the group; ``source_problem`` says its source ended,
+        ``capped`` False that the shop's frequency cap does not hold it back (the contact's
+        own frequency preference still does)."""
         if source_problem:
             return skip(source_problem)
         if _is_test(message):
@@ -247,9 +254,11 @@ class SendChecks:
             return skip("the contact paused marketing email")
         if topic and topic in (contact.topics_opted_out or []):
             return skip(f"the contact opted out of the topic {topic!r}")
-        capped = frequency_problem(contact, self.went.get(contact.pk, []), self.now)
-        if capped:
-            return skip(capped)
+        too_often = frequency_problem(
+            contact, self.went.get(contact.pk, []), self.now, capped=capped
+        )
+        if too_often:
+            return skip(too_often)
         wake = quiet_hours_end(contact, self.now)
         if wake is not None:
             return defer(wake, "quiet hours in the contact's time zone")

@@ -192,7 +192,9 @@ def _send_group(
     dynamic = _dynamic_choices(candidates, now)
     ready: list[_Outgoing] = []
     for (message, content), urls, context in zip(candidates, links, contexts, strict=True):
-        decision = checks.decide(message, message.contact, topic=content.topic)
+        decision = checks.decide(
+            message, message.contact, topic=content.topic, capped=content.capped
+        )
         if decision.action == SKIP:
             decided.skip(message, decision.reason)
             continue

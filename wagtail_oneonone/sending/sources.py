@@ -29,6 +29,8 @@ class SourceContent:
     from_email: str = ""
     reply_to: str = ""
     body: EmailBody | None = None
+    #: False: the shop's frequency cap does not hold this email back (it still counts).
+    capped: bool = True
 
 
 class SourceGone(Exception):
