@@ -55,35 +55,16 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
-import gc
-import io
-import json
-import os
-import pstats
-import resource
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import types
-from pathlib import Path
+from functools import partial
 from typing import Any
 
-from benchkit import (
-    base_settings,
-    database_settings,
-    pg_settings,
-    recreate_pg_database,
-    server_version,
-)
+import benchkit as kit
 
-REPO = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 10.0  # on PostgreSQL, for 100,000 contacts
 TARGET_ROWS = 100_000
 TARGET_RSS_MB = 300.0
-PHASE_PREFIX = "PHASE "
 #: Ten IANA zones with weights (out of 25 slots), and 5 of 25 slots (20 %) with no zone.
 ZONE_SLOTS = (
     ["Europe/London"] * 6
@@ -116,97 +97,15 @@ BODY = [
 ]
 
 
-# Measuring -------------------------------------------------------------------------------
-
-
-def current_rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def high_water_rss_mb() -> float:
-    """``VmHWM``: this process's own peak, not inherited across ``exec``."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def max_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-class StatementCounter:
-    """Counts statements by verb and table (``INSERT outboxmessage``), with their time."""
-
-    def __init__(self) -> None:
-        self.kinds: dict[str, list[int]] = {}
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        started = time.perf_counter_ns()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            entry = self.kinds.setdefault(statement_kind(sql), [0, 0])
-            entry[0] += 1
-            entry[1] += time.perf_counter_ns() - started
-
-
-def statement_kind(sql: str) -> str:
-    words = sql.lstrip().split(None, 1)
-    verb = words[0].upper() if words else "?"
-    keyword = {"SELECT": " FROM ", "INSERT": " INTO ", "UPDATE": "UPDATE ", "DELETE": " FROM "}
-    marker = keyword.get(verb)
-    table = ""
-    if marker:
-        # The outermost statement's table: the first one after the keyword.
-        upper = sql.upper()
-        at = upper.find(marker)
-        if at >= 0:
-            rest = sql[at + len(marker) :].lstrip().split(None, 1)
-            table = rest[0].strip('"(') if rest else ""
-    return f"{verb} {table.removeprefix('wagtail_oneonone_')}".strip()
-
-
 # Django set-up ---------------------------------------------------------------------------
 
 
-def configure_django(args: argparse.Namespace, pg: dict[str, str]) -> None:
-    import django
-    from django.conf import settings
+def configure(args: argparse.Namespace) -> None:
+    kit.configure_shop(kit.phase_database(args))
+    # Nothing is dispatched: a send that changes wakes no one.
+    from wagtail_oneonone.signals import campaign_send_changed
 
-    urls = types.ModuleType("bench_urls")
-    sys.modules["bench_urls"] = urls
-    settings.configure(
-        **base_settings(
-            database_settings(args.db, Path(args.workdir), pg),
-            ROOT_URLCONF="bench_urls",
-            WAGTAIL_SITE_NAME="Oak & Thread",
-            WAGTAILADMIN_BASE_URL="https://shop.example",
-            DEFAULT_FROM_EMAIL="Oak & Thread <hello@shop.example>",
-            WAGTAIL_ONEONONE={
-                "BASE_URL": "https://shop.example",
-                "REPLY_TO": "Jo Maker <jo@shop.example>",
-            },
-        )
-    )
-    django.setup()
-
-    from django.urls import include, path
-
-    urls.urlpatterns = [path("email/", include("wagtail_oneonone.urls"))]  # type: ignore[attr-defined]
-
-    # django_q is not installed here: the benchmark queues and nothing is dispatched.
-    from wagtail_oneonone.signals import campaign_send_changed, messages_queued
-
-    messages_queued.disconnect(dispatch_uid="oneonone_wake")
     campaign_send_changed.disconnect(dispatch_uid="oneonone_campaign_send")
-
-
-def progress(args: argparse.Namespace, text: str) -> None:
-    print(f"   [{args.db}] {text}", file=sys.stderr, flush=True)
 
 
 # Phases ----------------------------------------------------------------------------------
@@ -224,9 +123,9 @@ def phase_setup(args: argparse.Namespace) -> dict[str, Any]:
     call_command("migrate", verbosity=0, interactive=False)
     migrate_s = time.perf_counter() - started
     made = generate_shop_data(
-        args.contacts, args.events, seed=args.seed, progress=lambda text: progress(args, text)
+        args.contacts, args.events, seed=args.seed, progress=partial(kit.progress, args.db)
     )
-    progress(args, made.summary())
+    kit.progress(args.db, made.summary())
 
     started = time.perf_counter()
     table = connection.ops.quote_name(Contact._meta.db_table)
@@ -238,8 +137,7 @@ def phase_setup(args: argparse.Namespace) -> dict[str, Any]:
             f"UPDATE {table} SET time_zone = CASE ((id * 7919) %% {slots}) {cases} END",
             ZONE_SLOTS,
         )
-        if connection.vendor == "postgresql":
-            cursor.execute(f"VACUUM ANALYZE {table}")
+    kit.vacuum_analyze(Contact)
     zones_s = time.perf_counter() - started
     zone_mix = dict(
         Contact.objects.order_by()
@@ -259,9 +157,9 @@ def phase_setup(args: argparse.Namespace) -> dict[str, Any]:
         rules={"version": 1, "rules": AUDIENCE_RULES},
     )
     audience = segment.contacts(now=made.now).count()
-    progress(args, f"audience: {audience:,} of {made.contacts:,} contacts")
+    kit.progress(args.db, f"audience: {audience:,} of {made.contacts:,} contacts")
     return {
-        "server": server_version(),
+        "server": kit.server_version(),
         "migrate_seconds": migrate_s,
         "data_seconds": made.total_seconds,
         "zones_seconds": zones_s,
@@ -281,12 +179,10 @@ def empty_outbox() -> float:
     from wagtail_oneonone.models import OutboxMessage
 
     started = time.perf_counter()
-    table = connection.ops.quote_name(OutboxMessage._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table}")
-        if connection.vendor == "postgresql":
-            # As autovacuum would, in time: dead rows and index entries made reusable.
-            cursor.execute(f"VACUUM ANALYZE {table}")
+        cursor.execute(f"DELETE FROM {connection.ops.quote_name(OutboxMessage._meta.db_table)}")
+    # As autovacuum would, in time: dead rows and index entries made reusable.
+    kit.vacuum_analyze(OutboxMessage)
     return time.perf_counter() - started
 
 
@@ -344,8 +240,6 @@ def batch_size(args: argparse.Namespace) -> dict[str, int]:
 
 def timed_queue(args: argparse.Namespace, *, profile: cProfile.Profile | None = None) -> Any:
     """One repetition: floor counts, a fresh campaign, then schedule + queue, timed."""
-    from django.db import connection
-
     from wagtail_oneonone.campaigns.services import (
         QUEUE_BATCH_SIZE,
         campaign_messages,
@@ -369,20 +263,11 @@ def timed_queue(args: argparse.Namespace, *, profile: cProfile.Profile | None = 
     campaign = make_campaign(segment, f"Autumn news ({args.mode}, {args.rep})")
     schedule = schedule_for(args.mode, now)
     queue_at = max(now, schedule.queue_from())
-    gc.collect()
-    rss_before = current_rss_mb()
-    statements = StatementCounter()
-    with connection.execute_wrapper(statements):
-        if profile:
-            profile.enable()
-        started = time.perf_counter()
+    with kit.timed(profile) as timing:
         schedule_campaign(campaign, schedule, now=now)
-        scheduled = time.perf_counter()
+        schedule_s = time.perf_counter() - timing.started
         created = queue_campaign(campaign.pk, now=queue_at, **batch_size(args))
-        finished = time.perf_counter()
-        if profile:
-            profile.disable()
-    peak_mb, hwm_mb = max_rss_mb(), high_water_rss_mb()
+    hwm_mb = kit.high_water_rss_mb()
 
     rows = campaign_messages(campaign.pk)
     written = rows.count()
@@ -410,15 +295,15 @@ def timed_queue(args: argparse.Namespace, *, profile: cProfile.Profile | None = 
         "rows": written,
         "instants": instants,
         "floor_ms": floor_ms,
-        "schedule_seconds": scheduled - started,
-        "queue_seconds": finished - scheduled,
-        "seconds": finished - started,
-        "rss_before_mb": rss_before,
-        "peak_rss_mb": peak_mb,
+        "schedule_seconds": schedule_s,
+        "queue_seconds": timing.seconds - schedule_s,
+        "seconds": timing.seconds,
+        "rss_before_mb": timing.rss_before_mb,
+        "peak_rss_mb": timing.peak_rss_mb,
         "vm_hwm_mb": hwm_mb,
         "emptied_seconds": emptied_s,
         "batch_size": args.batch_size or QUEUE_BATCH_SIZE,
-        "statements": statements.kinds,
+        "statements": timing.statements.kinds,
     }
 
 
@@ -429,62 +314,17 @@ def phase_queue(args: argparse.Namespace) -> dict[str, Any]:
 def phase_profile(args: argparse.Namespace) -> dict[str, Any]:
     profile = cProfile.Profile()
     result = timed_queue(args, profile=profile)
-    out = io.StringIO()
-    stats = pstats.Stats(profile, stream=out)
-    stats.sort_stats("cumulative").print_stats(30)
-    stats.sort_stats("tottime").print_stats(20)
-    return {"rows": result["rows"], "seconds": result["seconds"], "text": out.getvalue()}
+    return {
+        "rows": result["rows"],
+        "seconds": result["seconds"],
+        "text": kit.profile_report(profile),
+    }
 
 
-PHASES = {"setup": phase_setup, "queue": phase_queue, "profile": phase_profile}
-
-
-def run_phase(args: argparse.Namespace) -> None:
-    sys.path.insert(0, str(REPO))
-    configure_django(args, pg_settings(args.pg_name, args.pg_maintenance_db))
-    data = PHASES[args.phase](args)
-    print(PHASE_PREFIX + json.dumps(data))
+PHASES = kit.phases(phase_setup, phase_queue, phase_profile)
 
 
 # Orchestration ---------------------------------------------------------------------------
-
-
-def spawn(args: argparse.Namespace, phase: str, workdir: Path, **extra: Any) -> dict[str, Any]:
-    argv = [
-        sys.executable,
-        __file__,
-        "--phase",
-        phase,
-        "--db",
-        args.db,
-        "--workdir",
-        str(workdir),
-        "--contacts",
-        str(args.contacts),
-        "--events",
-        str(args.events),
-        "--floor-runs",
-        str(args.floor_runs),
-        "--batch-size",
-        str(args.batch_size),
-        "--seed",
-        str(args.seed),
-        "--pg-name",
-        args.pg_name,
-        "--pg-maintenance-db",
-        args.pg_maintenance_db,
-    ]
-    for key, value in extra.items():
-        argv += [f"--{key.replace('_', '-')}", str(value)]
-    # stderr (progress) goes straight through; stdout ends with the phase's data.
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, cwd=REPO)
-    lines = proc.stdout.rstrip("\n").splitlines()
-    if proc.returncode != 0 or not lines or not lines[-1].startswith(PHASE_PREFIX):
-        print(proc.stdout)
-        raise SystemExit(f"the {args.db} {phase} phase failed ({proc.returncode})")
-    if lines[:-1]:
-        print("\n".join(lines[:-1]))
-    return json.loads(lines[-1][len(PHASE_PREFIX) :])
 
 
 def summarise(mode: str, reps: list[dict[str, Any]], floor_ms: float, db: str) -> dict[str, Any]:
@@ -495,7 +335,6 @@ def summarise(mode: str, reps: list[dict[str, Any]], floor_ms: float, db: str) -
     rate = rows / seconds
     per_target = TARGET_ROWS / rate
     peak = max(rep["peak_rss_mb"] for rep in reps)
-    statements: dict[str, list[int]] = reps[0]["statements"]
     return {
         "mode": mode,
         "rows": rows,
@@ -511,32 +350,28 @@ def summarise(mode: str, reps: list[dict[str, Any]], floor_ms: float, db: str) -
         "peak_rss_runs_mb": [round(rep["peak_rss_mb"], 1) for rep in reps],
         "rss_before_mb": round(statistics.median(rep["rss_before_mb"] for rep in reps), 1),
         "vm_hwm_mb": round(max(rep["vm_hwm_mb"] for rep in reps), 1),
-        "statements": {kind: count for kind, (count, _ns) in statements.items()},
-        "statement_ms": {kind: round(ns / 1e6, 1) for kind, (_count, ns) in statements.items()},
+        **kit.statement_summary(reps[0]["statements"]),
         "time_target_met": per_target <= TARGET_SECONDS if db == "postgres" else None,
         "rss_target_met": peak <= TARGET_RSS_MB,
     }
 
 
 def run_one(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="oneonone-campaign-bench-"))
-    pg = pg_settings(args.pg_name, args.pg_maintenance_db)
-    if args.db == "postgres":
-        recreate_pg_database(pg, create=True)
-    started = time.monotonic()
-    load_before = os.getloadavg()[0]
+    clock = kit.Stopwatch()
     modes = [mode for mode in args.modes.split(",") if mode]
     reps: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
     profile = None
-    try:
-        setup = spawn(args, "setup", workdir)
+    pg = kit.pg_settings(args.pg_name, args.pg_maintenance_db)
+    with kit.scratch(args.db, pg, prefix="oneonone-campaign-bench-", keep=args.keep) as workdir:
+        spawn = partial(kit.spawn_phase, __file__, args, workdir=workdir)
+        setup = spawn("setup")
         common = {"segment_id": setup["segment_id"], "now": setup["now"]}
         for rep in range(args.repeat):
             for mode in modes:  # interleaved, so that noise hits every mode alike
-                data = spawn(args, "queue", workdir, mode=mode, rep=rep, **common)
+                data = spawn("queue", mode=mode, rep=rep, **common)
                 reps[mode].append(data)
-                progress(
-                    args,
+                kit.progress(
+                    args.db,
                     f"{mode} #{rep + 1}: {data['rows']:,} rows in {data['seconds']:.2f} s "
                     f"(floor {statistics.median(data['floor_ms']):.1f} ms), "
                     f"peak RSS {data['peak_rss_mb']:.0f} MB",
@@ -550,11 +385,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
             for summary in summaries.values()
         )
         if args.profile_when == "always" or (args.profile_when == "missed" and missed):
-            profile = spawn(args, "profile", workdir, mode="local", rep="profile", **common)
-    finally:
-        if args.db == "postgres" and not args.keep:
-            recreate_pg_database(pg, create=False)
-        shutil.rmtree(workdir, ignore_errors=True)
+            profile = spawn("profile", mode="local", rep="profile", **common)
 
     floor_runs = [round(ms, 2) for mode in modes for rep in reps[mode] for ms in rep["floor_ms"]]
     result = {
@@ -581,16 +412,14 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         "rss_target_met": all(s["rss_target_met"] for s in summaries.values()),
         "data_seconds": round(setup["data_seconds"], 1),
         "zone_mix": setup["zone_mix"],
-        "wall_seconds": round(time.monotonic() - started, 1),
-        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        **clock.figures(),
     }
     print_table(result)
     if profile:
-        print(
-            f"\n   cProfile of one 'local' schedule + queue ({profile['rows']:,} rows, "
-            f"{profile['seconds']:.2f} s under the profiler):\n"
+        what = (
+            f"one 'local' schedule + queue ({profile['rows']:,} rows, {profile['seconds']:.2f} s)"
         )
-        print(profile["text"])
+        kit.print_profile(what, profile["text"])
     return result
 
 
@@ -610,9 +439,8 @@ def print_table(r: dict[str, Any]) -> None:
             " weigh more in the time scaled to 100,000 rows)"
         )
     print(
-        f"   {os.cpu_count()} CPUs; load average (1 min) {r['load_average'][0]:.2f} at the "
-        f"start, {r['load_average'][1]:.2f} at the end; whole run {r['wall_seconds']:.0f} s; "
-        f"medians of {r['repeat']} repetitions; batches of {r['batch_size']:,}"
+        f"   {kit.machine_note(r['load_average'], r['wall_seconds'])}; medians of {r['repeat']} "
+        f"repetitions; batches of {r['batch_size']:,}"
     )
     print(
         f"   floor: {r['floor']} {r['floor_ms']:.1f} ms (median of {len(r['floor_runs_ms'])}: "
@@ -638,31 +466,12 @@ def print_table(r: dict[str, Any]) -> None:
             f"   {mode}: {s['rows']:,} rows on {s['instants']} instants; runs {runs} s; "
             f"peak RSS {rss} MB (before queueing {s['rss_before_mb']:.0f} MB)"
         )
-        kinds = sorted(s["statements"].items(), key=lambda kv: -s["statement_ms"][kv[0]])
-        print(
-            "     statements: "
-            + "; ".join(
-                f"{kind} x{count} {s['statement_ms'][kind]:.0f} ms" for kind, count in kinds
-            )
-        )
-
-
-def run_both(args: argparse.Namespace) -> list[dict[str, Any]]:
-    results = []
-    for db in ("sqlite", "postgres"):
-        argv = [sys.executable, __file__, *sys.argv[1:], "--db", db]
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, cwd=REPO)
-        lines = proc.stdout.rstrip("\n").splitlines()
-        print("\n".join(lines[:-1] if lines and lines[-1].startswith("RESULT ") else lines))
-        if proc.returncode != 0 or not lines or not lines[-1].startswith("RESULT "):
-            raise SystemExit(f"the {db} run failed ({proc.returncode})")
-        results.append(json.loads(lines[-1][len("RESULT ") :]))
-    return results
+        print(f"     statements: {kit.format_statements(s['statements'], s['statement_ms'])}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    kit.add_common_arguments(parser, pg_name="bench_oneonone_campaign", phases=PHASES)
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--repeat", type=int, default=5, help="repetitions of each mode")
@@ -674,12 +483,6 @@ def main() -> None:
         "--batch-size", type=int, default=0, help="queue_campaign()'s (0: QUEUE_BATCH_SIZE)"
     )
     parser.add_argument("--profile-when", choices=["missed", "always", "never"], default="missed")
-    parser.add_argument("--seed", type=int, default=20240601)
-    parser.add_argument("--pg-name", default="bench_oneonone_campaign")
-    parser.add_argument("--pg-maintenance-db", default="postgres")
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
-    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--rep", help=argparse.SUPPRESS)
     parser.add_argument("--segment-id", type=int, help=argparse.SUPPRESS)
@@ -690,19 +493,9 @@ def main() -> None:
         if mode and mode not in ("local", "now", "at", "spread"):
             parser.error(f"unknown mode {mode!r}")
     if args.phase:
-        run_phase(args)
-    elif args.db == "both":
-        runs = run_both(args)
-        summary = {
-            "db": "both",
-            "contacts": args.contacts,
-            "runs": runs,
-            "time_target_met": next(r["time_target_met"] for r in runs if r["db"] == "postgres"),
-            "rss_target_met": all(r["rss_target_met"] for r in runs),
-        }
-        print("RESULT " + json.dumps(summary))
+        kit.run_phase(args, PHASES, partial(configure, args))
     else:
-        print("RESULT " + json.dumps(run_one(args)))
+        kit.print_result(__file__, args, run_one, ["time_target_met", "rss_target_met"])
 
 
 if __name__ == "__main__":

@@ -24,25 +24,15 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
-import json
-import pstats
 import random
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import types
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from benchkit import base_settings, database_settings, pg_settings, recreate_pg_database
+import benchkit as kit
 
-REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.5
 TARGET_HOOK_MS = 1.0
 BROWSER_UA = (
@@ -55,47 +45,34 @@ CATEGORIES = ["tea", "coffee", "cups", "gifts", "accessories"]
 # Django set-up ---------------------------------------------------------------------------
 
 
-def configure_django(db: str, workdir: Path, pg: dict[str, str]) -> None:
-    import django
-    from django.conf import settings
-
-    urls = types.ModuleType("bench_urls")
-    sys.modules["bench_urls"] = urls
-    settings.configure(
-        **base_settings(
-            database_settings(db, workdir, pg),
-            MIDDLEWARE=[
-                "django.middleware.security.SecurityMiddleware",
-                "django.contrib.sessions.middleware.SessionMiddleware",
-                "django.middleware.common.CommonMiddleware",
-                "django.middleware.csrf.CsrfViewMiddleware",
-                "django.contrib.auth.middleware.AuthenticationMiddleware",
-                "wagtail_oneonone.middleware.VisitorMiddleware",
-            ],
-            ROOT_URLCONF="bench_urls",
-            TEMPLATES=[
-                {
-                    "BACKEND": "django.template.backends.django.DjangoTemplates",
-                    "APP_DIRS": True,
-                    "OPTIONS": {
-                        "context_processors": [
-                            "django.template.context_processors.request",
-                            "django.contrib.auth.context_processors.auth",
-                        ]
-                    },
-                }
-            ],
-            WAGTAIL_SITE_NAME="benchmark",
-            WAGTAILADMIN_BASE_URL="http://testserver",
-            WAGTAIL_ONEONONE={},
-        )
+def configure(database: dict[str, Any]) -> None:
+    kit.configure_django(
+        database,
+        urls={"": "wagtail.urls"},
+        MIDDLEWARE=[
+            "django.middleware.security.SecurityMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "wagtail_oneonone.middleware.VisitorMiddleware",
+        ],
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                    ]
+                },
+            }
+        ],
+        WAGTAIL_SITE_NAME="benchmark",
+        WAGTAILADMIN_BASE_URL="http://testserver",
+        WAGTAIL_ONEONONE={},
     )
-    django.setup()
-
-    from django.urls import include, path
-    from wagtail import urls as wagtail_urls
-
-    urls.urlpatterns = [path("", include(wagtail_urls))]  # type: ignore[attr-defined]
 
 
 # The workload ----------------------------------------------------------------------------
@@ -302,11 +279,7 @@ def profile_track(specs: list[Spec], contacts: list[Any], top: int) -> str:
                 spec.event_type, properties=spec.properties, contact=contacts[spec.contact_index]
             )
     profiler.disable()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(top)
-    stats.sort_stats("tottime").print_stats(top)
-    return out.getvalue()
+    return kit.profile_report(profiler, cumulative=top, tottime=top)
 
 
 def median_us(samples: list[int]) -> float:
@@ -314,12 +287,9 @@ def median_us(samples: list[int]) -> float:
 
 
 def run_one(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="oneonone-bench-"))
-    pg = pg_settings(args.pg_name, args.pg_maintenance_db)
-    if args.db == "postgres":
-        recreate_pg_database(pg)
-    try:
-        configure_django(args.db, workdir, pg)
+    pg = kit.pg_settings(args.pg_name, args.pg_maintenance_db)
+    with kit.scratch(args.db, pg, prefix="oneonone-bench-", keep=args.keep) as workdir:
+        configure(kit.database_settings(args.db, workdir, pg))
         from django import db as django_db
         from django.core.management import call_command
 
@@ -327,22 +297,13 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         call_command("migrate", verbosity=0, interactive=False)
         migrate_s = time.monotonic() - started
         contacts, emails = create_contacts(args.contacts)
-        specs = make_workload(args.events, emails)
+        specs = make_workload(args.events, emails, seed=args.seed)
         track_ns, insert_ns = run_ingest(specs, contacts, args.rounds)
         urls = build_pages(args.pages)
         hook_on, hook_off, _, _ = run_hook(urls, args.hook_iterations)
         profile = profile_track(specs[: args.profile], contacts, 30) if args.profile else ""
-        vendor = django_db.connection.vendor
-        server = (
-            django_db.connection.cursor().execute("select version()").fetchone()[0]
-            if vendor == "postgresql"
-            else "SQLite " + django_db.connection.Database.sqlite_version
-        )
+        server = kit.server_version()
         django_db.connections.close_all()
-    finally:
-        if args.db == "postgres" and not args.keep:
-            recreate_pg_database(pg, create=False)
-        shutil.rmtree(workdir, ignore_errors=True)
 
     track_us, insert_us = median_us(track_ns), median_us(insert_ns)
     # Samples are in workload order, so they split by how the subject was named.
@@ -371,8 +332,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     }
     print_table(result, server, migrate_s)
     if profile:
-        print(f"\ncProfile of track() over {args.profile} events:\n")
-        print(profile)
+        kit.print_profile(f"track() over {args.profile} events", profile)
     return result
 
 
@@ -402,23 +362,9 @@ def print_table(r: dict[str, Any], server: str, migrate_s: float) -> None:
         print(f"   {label:<{width}}  {value:>12}   {note}".rstrip())
 
 
-def run_both(args: argparse.Namespace) -> list[dict[str, Any]]:
-    results = []
-    for db in ("sqlite", "postgres"):
-        argv = [sys.executable, __file__, *sys.argv[1:], "--db", db]
-        proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO)
-        lines = proc.stdout.rstrip("\n").splitlines()
-        print("\n".join(lines[:-1] if lines and lines[-1].startswith("RESULT ") else lines))
-        if proc.returncode != 0 or not lines or not lines[-1].startswith("RESULT "):
-            sys.stderr.write(proc.stderr)
-            raise SystemExit(f"the {db} run failed ({proc.returncode})")
-        results.append(json.loads(lines[-1][len("RESULT ") :]))
-    return results
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    kit.add_common_arguments(parser, pg_name="bench_oneonone")
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--contacts", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=40, help="interleaving rounds")
@@ -427,26 +373,9 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="also cProfile N track() calls"
     )
-    parser.add_argument("--pg-name", default="bench_oneonone")
-    parser.add_argument("--pg-maintenance-db", default="postgres")
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(REPO))
-    if args.db == "both":
-        runs = run_both(args)
-        summary = {
-            "db": "both",
-            "n": args.events,
-            "runs": runs,
-            "ratio_target_met": all(r["ratio_target_met"] for r in runs),
-            "hook_target_met": all(r["hook_target_met"] for r in runs),
-            "all_targets_met": all(r["ratio_target_met"] and r["hook_target_met"] for r in runs),
-        }
-        print("RESULT " + json.dumps(summary))
-    else:
-        result = run_one(args)
-        print("RESULT " + json.dumps(result))
+    kit.print_result(__file__, args, run_one, ["ratio_target_met", "hook_target_met"])
 
 
 if __name__ == "__main__":

@@ -46,27 +46,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchkit import (
-    base_settings,
-    database_settings,
-    pg_settings,
-    recreate_pg_database,
-    server_version,
-)
+import benchkit as kit
 
-REPO = Path(__file__).resolve().parent.parent
 TARGET_MS = 1000.0
 #: Sizes the targets are stated at, and the defaults, per database.
 SIZES = {"postgres": (1_000_000, 10_000_000), "sqlite": (100_000, 1_000_000)}
@@ -111,23 +101,6 @@ SEGMENTS: dict[str, tuple[str, dict[str, Any]]] = {
     "category": (f"viewed {CATEGORY} twice this week, never bought it", CATEGORY_RULES),
     "nested": ("cart, category, or spend and (birthday or dormant)", NESTED),
 }
-
-
-def configure_django(
-    db: str, workdir: Path, pg: dict[str, str], sqlite_path: Path | None = None
-) -> None:
-    import django
-    from django.conf import settings
-
-    database = database_settings(db, workdir, pg)
-    if db == "sqlite" and sqlite_path is not None:
-        database["NAME"] = str(sqlite_path)
-    settings.configure(**base_settings(database, WAGTAIL_ONEONONE={}))
-    django.setup()
-
-
-def progress(db: str, text: str) -> None:
-    print(f"   [{db}] {text}", file=sys.stderr, flush=True)
 
 
 def tree(rules: dict[str, Any]) -> dict[str, Any]:
@@ -284,17 +257,18 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     contacts = args.contacts or SIZES[args.db][0]
     events = args.events or SIZES[args.db][1]
     keep_sqlite = Path(args.sqlite_path).resolve() if args.sqlite_path else None
-    workdir = Path(tempfile.mkdtemp(prefix="oneonone-seg-"))
-    pg = pg_settings(args.pg_name, args.pg_maintenance_db)
+    pg = kit.pg_settings(args.pg_name, args.pg_maintenance_db)
     reuse = args.reuse and (
         (args.db == "sqlite" and keep_sqlite is not None and keep_sqlite.exists())
         or (args.db == "postgres" and _pg_database_exists(pg))
     )
-    if args.db == "postgres" and not reuse:
-        recreate_pg_database(pg)
     started = time.monotonic()
-    try:
-        configure_django(args.db, workdir, pg, keep_sqlite)
+    prefix = "oneonone-seg-"
+    with kit.scratch(args.db, pg, prefix=prefix, keep=args.keep, create=not reuse) as workdir:
+        database = kit.database_settings(args.db, workdir, pg)
+        if keep_sqlite is not None:
+            database["NAME"] = str(keep_sqlite)
+        kit.configure_django(database, WAGTAIL_ONEONONE={})
         from datagen import generate_shop_data
         from django.core.management import call_command
         from django.db import connections
@@ -306,13 +280,13 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
             now = reused_now()
             generation: dict[str, Any] = {"reused": True, "seconds": {}, "total_seconds": 0.0}
             contacts, events = Contact.objects.count(), Event.objects.count()
-            progress(args.db, f"reusing {contacts:,} contacts and {events:,} events")
+            kit.progress(args.db, f"reusing {contacts:,} contacts and {events:,} events")
         else:
             made = generate_shop_data(
                 contacts,
                 events,
                 seed=args.seed,
-                progress=lambda text: progress(args.db, text),
+                progress=partial(kit.progress, args.db),
             )
             now = made.now
             generation = {
@@ -320,17 +294,13 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
                 "seconds": {k: round(v, 1) for k, v in made.seconds.items()},
                 "total_seconds": round(made.total_seconds, 1),
             }
-            progress(args.db, made.summary())
-        server = server_version()
+            kit.progress(args.db, made.summary())
+        server = kit.server_version()
         profile = data_profile()
         sizes = relation_sizes()
         measured = measure(now, args.repeat)
         plans = explain(now) if args.explain else ""
         connections.close_all()
-    finally:
-        if args.db == "postgres" and not args.keep:
-            recreate_pg_database(pg, create=False)
-        shutil.rmtree(workdir, ignore_errors=True)
 
     medians = measured["medians"]
     baseline = medians["baseline_contacts"]
@@ -449,22 +419,9 @@ def print_table(r: dict[str, Any], server: str) -> None:
         print(f"   {label:<{width}}  {median:>11}  {count:>18}  {ratio:>7}  {note}".rstrip())
 
 
-def run_both(args: argparse.Namespace) -> list[dict[str, Any]]:
-    results = []
-    for db in ("sqlite", "postgres"):
-        argv = [sys.executable, __file__, *sys.argv[1:], "--db", db]
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, cwd=REPO)
-        lines = proc.stdout.rstrip("\n").splitlines()
-        print("\n".join(lines[:-1] if lines and lines[-1].startswith("RESULT ") else lines))
-        if proc.returncode != 0 or not lines or not lines[-1].startswith("RESULT "):
-            raise SystemExit(f"the {db} run failed ({proc.returncode})")
-        results.append(json.loads(lines[-1][len("RESULT ") :]))
-    return results
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    kit.add_common_arguments(parser, pg_name="bench_oneonone_segments")
     parser.add_argument(
         "--contacts", type=int, help="default: 1,000,000 on PostgreSQL, 100,000 on SQLite"
     )
@@ -472,11 +429,7 @@ def main() -> None:
         "--events", type=int, help="default: 10,000,000 on PostgreSQL, 1,000,000 on SQLite"
     )
     parser.add_argument("--repeat", type=int, default=7, help="timed runs of each segment")
-    parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--explain", action="store_true", help="print each segment's plan")
-    parser.add_argument("--pg-name", default="bench_oneonone_segments")
-    parser.add_argument("--pg-maintenance-db", default="postgres")
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument(
         "--sqlite-path", help="keep the SQLite database in this file instead of a temporary one"
     )
@@ -487,17 +440,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    sys.path.insert(0, str(REPO))
-    if args.db == "both":
-        runs = run_both(args)
-        summary = {
-            "db": "both",
-            "runs": runs,
-            "all_targets_met": all(r["all_targets_met"] for r in runs),
-        }
-        print("RESULT " + json.dumps(summary))
-    else:
-        print("RESULT " + json.dumps(run_one(args)))
+    kit.print_result(__file__, args, run_one, ["all_targets_met"])
 
 
 if __name__ == "__main__":

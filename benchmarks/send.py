@@ -44,39 +44,20 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
-import json
-import os
-import pstats
 import random
-import re
-import resource
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import types
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from functools import partial
 from typing import Any
 
-from benchkit import (
-    base_settings,
-    database_settings,
-    pg_settings,
-    recreate_pg_database,
-    server_version,
-)
+import benchkit as kit
 from django.core.mail.backends.base import BaseEmailBackend
 
-REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 0.6
 TARGET_RSS_MB = 300.0
 RSS_TARGET_MESSAGES = 100_000
-PHASE_PREFIX = "PHASE "
 CATEGORIES = ["tea", "coffee", "cups", "gifts", "accessories"]
 FIRST_NAMES = ["Ann", "Bea", "Cal", "Dee", "Eli", "Fay", "Gus", "Hal", "Ida", "Jo", "Kit"]
 LAST_NAMES = ["Lee", "Moss", "Nash", "Orr", "Park", "Quinn", "Reid", "Shaw", "Tate"]
@@ -188,25 +169,6 @@ Unsubscribe: {{ unsubscribe_url }}
 # The email backend ---------------------------------------------------------------------
 
 
-def current_rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def high_water_rss_mb() -> float:
-    """``VmHWM``: this process's own peak, not inherited across ``exec``."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def max_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 class RecordingBackend(BaseEmailBackend):
     """Builds each message's bytes, as a real backend must, and keeps only counts.
 
@@ -224,67 +186,40 @@ class RecordingBackend(BaseEmailBackend):
             cls.total_bytes += len(message.message().as_bytes())
             cls.count += 1
             if cls.sample_every and cls.count % cls.sample_every == 0:
-                cls.rss_samples.append((cls.count, current_rss_mb()))
+                cls.rss_samples.append((cls.count, kit.current_rss_mb()))
         return len(email_messages)
 
 
 # Django set-up ---------------------------------------------------------------------------
 
 
-def configure_django(args: argparse.Namespace, pg: dict[str, str]) -> None:
-    import django
-    from django.conf import settings
-
-    urls = types.ModuleType("bench_urls")
-    sys.modules["bench_urls"] = urls
+def configure(args: argparse.Namespace) -> None:
     cap = (
         # Never caps, but makes the decision run its frequency query for every message.
         {"max_messages": 1_000_000, "window_hours": 168, "min_gap_hours": 0}
         if args.with_cap
         else None
     )
-    settings.configure(
-        **base_settings(
-            database_settings(args.db, Path(args.workdir), pg),
-            ROOT_URLCONF="bench_urls",
-            WAGTAIL_SITE_NAME="Oak & Thread",
-            WAGTAILADMIN_BASE_URL="https://shop.example",
-            DEFAULT_FROM_EMAIL="Oak & Thread <hello@shop.example>",
-            # The class in the running script, whatever name it was started under.
-            EMAIL_BACKEND=f"{__name__}.RecordingBackend",
-            WAGTAIL_ONEONONE={
-                "BASE_URL": "https://shop.example",
-                "REPLY_TO": "Jo Maker <jo@shop.example>",
-                "QUIET_HOURS": None,
-                "FREQUENCY_CAP": cap,
-                "KILL_SWITCH": None,
-                "SEND_BATCH_SIZE": args.batch_size,
-                **({"HANDOFF_GROUP_SIZE": args.group_size} if args.group_size else {}),
-            },
-        )
+    kit.configure_shop(
+        kit.phase_database(args),
+        # The class in the running script, whatever name it was started under.
+        EMAIL_BACKEND=f"{__name__}.RecordingBackend",
+        oneonone={
+            "QUIET_HOURS": None,
+            "FREQUENCY_CAP": cap,
+            "KILL_SWITCH": None,
+            "SEND_BATCH_SIZE": args.batch_size,
+            **({"HANDOFF_GROUP_SIZE": args.group_size} if args.group_size else {}),
+        },
     )
-    django.setup()
-
-    from django.urls import include, path
-
-    urls.urlpatterns = [path("email/", include("wagtail_oneonone.urls"))]  # type: ignore[attr-defined]
-
-    # django_q is not installed here: nothing needs waking, the benchmark dispatches itself.
-    from wagtail_oneonone.signals import messages_queued
-
-    messages_queued.disconnect(dispatch_uid="oneonone_wake")
 
 
 def handoff_group_size() -> int:
     """The app's default, read without setting Django up (this process never does)."""
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(kit.REPO))
     from wagtail_oneonone.conf import DEFAULTS
 
     return int(DEFAULTS["HANDOFF_GROUP_SIZE"])
-
-
-def progress(args: argparse.Namespace, text: str) -> None:
-    print(f"   [{args.db} {args.phase}] {text}", file=sys.stderr, flush=True)
 
 
 # The data --------------------------------------------------------------------------------
@@ -401,7 +336,7 @@ def create_data(args: argparse.Namespace) -> tuple[int, int]:
         contacts += len(created)
         events += len(rows)
         if (begin // chunk) % 10 == 9:
-            progress(args, f"{contacts:,} contacts, {events:,} events")
+            kit.progress(f"{args.db} {args.phase}", f"{contacts:,} contacts, {events:,} events")
     return contacts, events
 
 
@@ -453,20 +388,22 @@ def phase_setup(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     contacts, events = create_data(args)
     data_s = time.perf_counter() - started
-    progress(args, f"{contacts:,} contacts and {events:,} events in {data_s:.1f} s")
+    kit.progress(
+        f"{args.db} {args.phase}", f"{contacts:,} contacts and {events:,} events in {data_s:.1f} s"
+    )
     template = create_template("Recently viewed")
 
     started = time.perf_counter()
     queued = queue_for_template(template)
     queue_s = time.perf_counter() - started
     assert queued == args.messages, (queued, args.messages)
-    progress(args, f"queued {queued:,} messages in {queue_s:.2f} s")
+    kit.progress(f"{args.db} {args.phase}", f"queued {queued:,} messages in {queue_s:.2f} s")
 
     with connection.cursor() as cursor:
         # Fresh statistics, so that autovacuum does not do this halfway through the dispatch.
         cursor.execute("ANALYZE")
     return {
-        "server": server_version(),
+        "server": kit.server_version(),
         "migrate_seconds": migrate_s,
         "data_seconds": data_s,
         "contacts": contacts,
@@ -554,76 +491,6 @@ def phase_floor(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-_VERB = re.compile(r"\s*(\w+)")
-_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
-_PARENTHESES = re.compile(r"\([^()]*\)")
-
-
-def statement_kind(sql: str) -> str:
-    """``SELECT event``: the verb and the statement's own table (not a subquery's)."""
-    match = _VERB.match(sql)
-    verb = match[1].upper() if match else "?"
-    outer = sql
-    while True:  # drop subqueries and column lists, innermost first
-        shorter = _PARENTHESES.sub("", outer)
-        if shorter == outer:
-            break
-        outer = shorter
-    table = _TABLE.search(outer)
-    name = table[1].removeprefix("wagtail_oneonone_") if table else ""
-    if verb == "SELECT" and sql.rstrip().upper().endswith(("FOR UPDATE", "SKIP LOCKED")):
-        verb = "SELECT … FOR UPDATE"
-    return f"{verb} {name}".strip()
-
-
-class QueryStats:
-    """Counts and times every statement by kind (verb and table), and explicit commits."""
-
-    def __init__(self) -> None:
-        self.kinds: dict[str, list[int]] = {}
-        self._cache: dict[str, str] = {}
-
-    def add(self, kind: str, elapsed_ns: int) -> None:
-        entry = self.kinds.setdefault(kind, [0, 0])
-        entry[0] += 1
-        entry[1] += elapsed_ns
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        started = time.perf_counter_ns()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            elapsed = time.perf_counter_ns() - started
-            kind = self._cache.get(sql)
-            if kind is None:
-                kind = statement_kind(sql)
-                if len(self._cache) < 1000:
-                    self._cache[sql] = kind
-            self.add(kind, elapsed)
-
-    @contextmanager
-    def counting_commits(self, connection: Any) -> Iterator[None]:
-        """Also time ``COMMIT`` at the end of ``atomic()`` blocks (not a cursor statement).
-
-        A statement outside ``atomic()`` commits by itself, inside its own timing.
-        """
-        real_commit = connection._commit
-
-        def timed_commit() -> Any:
-            started = time.perf_counter_ns()
-            try:
-                return real_commit()
-            finally:
-                self.add("COMMIT (end of atomic)", time.perf_counter_ns() - started)
-
-        connection._commit = timed_commit
-        try:
-            with connection.execute_wrapper(self):
-                yield
-        finally:
-            del connection._commit
-
-
 def phase_dispatch(args: argparse.Namespace) -> dict[str, Any]:
     from django.db import connections
 
@@ -632,13 +499,13 @@ def phase_dispatch(args: argparse.Namespace) -> dict[str, Any]:
 
     due = OutboxMessage.objects.filter(status=OutboxStatus.QUEUED).count()
     RecordingBackend.sample_every = max(1, due // 20)
-    before_mb = current_rss_mb()
-    stats = QueryStats()
+    before_mb = kit.current_rss_mb()
+    stats = kit.StatementCounter()
     with stats.counting_commits(connections["default"]):
         cpu, started = time.process_time(), time.perf_counter()
         result = dispatch_due(max_seconds=10**9)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    peak_mb, hwm_mb = max_rss_mb(), high_water_rss_mb()
+    peak_mb, hwm_mb = kit.max_rss_mb(), kit.high_water_rss_mb()
     sent = OutboxMessage.objects.filter(status=OutboxStatus.SENT).count()
     stored = SentContent.objects.count()
     if not (result.sent == due == sent == stored == RecordingBackend.count):
@@ -673,89 +540,25 @@ def phase_profile(args: argparse.Namespace) -> dict[str, Any]:
     result = dispatch_due(max_seconds=10**9)
     profiler.disable()
     assert result.sent == queued, (result, queued)
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(25)
-    out.write("   The app's own functions only:\n")
-    stats.sort_stats("cumulative").print_stats(r"wagtail_oneonone[/\\]", 25)
-    stats.sort_stats("tottime").print_stats(15)
-    return {"messages": queued, "text": out.getvalue()}
+    text = kit.profile_report(profiler, cumulative=25, app_only=25, tottime=15)
+    return {"messages": queued, "text": text}
 
 
-PHASES = {
-    "setup": phase_setup,
-    "floor": phase_floor,
-    "dispatch": phase_dispatch,
-    "profile": phase_profile,
-}
-
-
-def run_phase(args: argparse.Namespace) -> None:
-    sys.path.insert(0, str(REPO))
-    configure_django(args, pg_settings(args.pg_name, args.pg_maintenance_db))
-    data = PHASES[args.phase](args)
-    print(PHASE_PREFIX + json.dumps(data))
+PHASES = kit.phases(phase_setup, phase_floor, phase_dispatch, phase_profile)
 
 
 # Orchestration ---------------------------------------------------------------------------
 
 
-def spawn(args: argparse.Namespace, phase: str, workdir: Path, **extra: Any) -> dict[str, Any]:
-    argv = [
-        sys.executable,
-        __file__,
-        "--phase",
-        phase,
-        "--db",
-        args.db,
-        "--workdir",
-        str(workdir),
-        "--messages",
-        str(args.messages),
-        "--batch-size",
-        str(args.batch_size),
-        "--group-size",
-        str(args.group_size),
-        "--floor-passes",
-        str(args.floor_passes),
-        "--floor-limit",
-        str(args.floor_limit),
-        "--profile",
-        str(args.profile),
-        "--seed",
-        str(args.seed),
-        "--pg-name",
-        args.pg_name,
-        "--pg-maintenance-db",
-        args.pg_maintenance_db,
-        *(["--with-cap"] if args.with_cap else []),
-    ]
-    for key, value in extra.items():
-        argv += [f"--{key.replace('_', '-')}", str(value)]
-    # stderr (progress) goes straight through; stdout ends with the phase's data.
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, cwd=REPO)
-    lines = proc.stdout.rstrip("\n").splitlines()
-    if proc.returncode != 0 or not lines or not lines[-1].startswith(PHASE_PREFIX):
-        print(proc.stdout)
-        raise SystemExit(f"the {args.db} {phase} phase failed ({proc.returncode})")
-    if lines[:-1]:
-        print("\n".join(lines[:-1]))
-    return json.loads(lines[-1][len(PHASE_PREFIX) :])
-
-
 def run_one(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="oneonone-send-bench-"))
-    pg = pg_settings(args.pg_name, args.pg_maintenance_db)
-    if args.db == "postgres":
-        recreate_pg_database(pg, create=True)
-    started = time.monotonic()
-    load_before = os.getloadavg()[0]
-    try:
-        setup = spawn(args, "setup", workdir)
-        template_id = setup["template_id"]
-        before = spawn(args, "floor", workdir, template_id=template_id)
-        dispatch = spawn(args, "dispatch", workdir)
-        after = spawn(args, "floor", workdir, template_id=template_id)
+    clock = kit.Stopwatch()
+    pg = kit.pg_settings(args.pg_name, args.pg_maintenance_db)
+    with kit.scratch(args.db, pg, prefix="oneonone-send-bench-", keep=args.keep) as workdir:
+        spawn = partial(kit.spawn_phase, __file__, args, workdir=workdir)
+        setup = spawn("setup")
+        before = spawn("floor", template_id=setup["template_id"])
+        dispatch = spawn("dispatch")
+        after = spawn("floor", template_id=setup["template_id"])
         floor_rates = before["rates"] + after["rates"]
         floor_rate = statistics.median(floor_rates)
         floor_cpu_ms = statistics.median(before["cpu_ms"] + after["cpu_ms"])
@@ -764,11 +567,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
             args.profile_when == "always"
             or (args.profile_when == "missed" and ratio < TARGET_RATIO)
         )
-        profile = spawn(args, "profile", workdir) if profile_wanted else None
-    finally:
-        if args.db == "postgres" and not args.keep:
-            recreate_pg_database(pg, create=False)
-        shutil.rmtree(workdir, ignore_errors=True)
+        profile = spawn("profile") if profile_wanted else None
 
     result = {
         "db": args.db,
@@ -800,14 +599,12 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         "batch_size": args.batch_size,
         "group_size": args.group_size or handoff_group_size(),
         "frequency_cap_query": args.with_cap,
-        "wall_seconds": round(time.monotonic() - started, 1),
         # Other processes on the machine move every figure here: this says how busy it was.
-        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        **clock.figures(),
     }
     print_table(result, setup, before, dispatch, after)
     if profile:
-        print(f"\n   cProfile of dispatch_due() over {profile['messages']:,} messages:\n")
-        print(profile["text"])
+        kit.print_profile(f"dispatch_due() over {profile['messages']:,} messages", profile["text"])
     return result
 
 
@@ -826,13 +623,9 @@ def print_table(
     print(
         f"   {setup['contacts']:,} contacts, {setup['events']:,} events "
         f"(set up in {setup['data_seconds']:.1f} s, migrated in {setup['migrate_seconds']:.1f} s);"
-        f" batches of {r['batch_size']}, hand-off groups of {r['group_size']};"
-        f" whole run {r['wall_seconds']:.0f} s"
+        f" batches of {r['batch_size']}, hand-off groups of {r['group_size']}"
     )
-    print(
-        f"   {os.cpu_count()} CPUs; load average (1 min) {r['load_average'][0]:.2f} at the start,"
-        f" {r['load_average'][1]:.2f} at the end"
-    )
+    print(f"   {kit.machine_note(r['load_average'], r['wall_seconds'])}")
     per_msg_ms = 1000 / r["dispatch_msgs_per_s"]
     rss_scope = (
         f"target ≤ {TARGET_RSS_MB:.0f} MB at {RSS_TARGET_MESSAGES:,}"
@@ -902,22 +695,9 @@ def print_table(
         print(f"     {kind:<40} {count / n:>6.3f}  {ns / count / 1000:>8.1f} µs")
 
 
-def run_both(args: argparse.Namespace) -> list[dict[str, Any]]:
-    results = []
-    for db in ("sqlite", "postgres"):
-        argv = [sys.executable, __file__, *sys.argv[1:], "--db", db]
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, cwd=REPO)
-        lines = proc.stdout.rstrip("\n").splitlines()
-        print("\n".join(lines[:-1] if lines and lines[-1].startswith("RESULT ") else lines))
-        if proc.returncode != 0 or not lines or not lines[-1].startswith("RESULT "):
-            raise SystemExit(f"the {db} run failed ({proc.returncode})")
-        results.append(json.loads(lines[-1][len("RESULT ") :]))
-    return results
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    kit.add_common_arguments(parser, pg_name="bench_oneonone_send", phases=PHASES)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=200, help="SEND_BATCH_SIZE")
     parser.add_argument(
@@ -938,29 +718,13 @@ def main() -> None:
         action="store_true",
         help="a frequency cap that never caps, so its query runs for every message",
     )
-    parser.add_argument("--seed", type=int, default=20240601)
-    parser.add_argument("--pg-name", default="bench_oneonone_send")
-    parser.add_argument("--pg-maintenance-db", default="postgres")
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
-    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--template-id", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.phase:
-        run_phase(args)
-    elif args.db == "both":
-        runs = run_both(args)
-        summary = {
-            "db": "both",
-            "messages": args.messages,
-            "runs": runs,
-            "ratio_target_met": all(r["ratio_target_met"] for r in runs),
-            "rss_target_met": all(r["rss_target_met"] for r in runs),
-        }
-        print("RESULT " + json.dumps(summary))
+        kit.run_phase(args, PHASES, partial(configure, args))
     else:
-        print("RESULT " + json.dumps(run_one(args)))
+        kit.print_result(__file__, args, run_one, ["ratio_target_met", "rss_target_met"])
 
 
 if __name__ == "__main__":
