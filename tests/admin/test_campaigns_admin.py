@@ -34,6 +34,7 @@ from wagtail.test.utils.form_data import (
 from tests.campaigns.conftest import EVERYONE, attribute_is, make_campaign, segment
 from tests.rendering.email_content import branch, dynamic, heading, paragraph, stream
 from tests.sending.conftest import subscribed
+from wagtail_oneonone.admin.campaigns import status_label
 from wagtail_oneonone.blocks import RICH_TEXT_FEATURES
 from wagtail_oneonone.campaigns.content import REVISION_SOURCE
 from wagtail_oneonone.campaigns.preview import SESSION_KEY
@@ -310,6 +311,7 @@ def test_listing_shows_status_audience_and_times(
     admin_client: Client, campaign: Campaign, segments: dict[str, Segment]
 ) -> None:
     draft = make_campaign(name="Spring teaser", audience=[segments["vips"]], publish=False)
+    make_campaign(name="Summer sale", audience=[segments["vips"]])  # published, not scheduled
     send_at = timezone.now() + dt.timedelta(days=2)
     schedule_campaign(campaign, Schedule(mode=SendMode.AT, send_at=send_at))
     response = admin_client.get(url("list"))
@@ -318,6 +320,13 @@ def test_listing_shows_status_audience_and_times(
     assert rows["Autumn news"].send_status == CampaignStatus.SCHEDULED
     assert rows["Spring teaser"].send_status == CampaignStatus.DRAFT
     content = response.content.decode()
+    labels = {name: status_label(row) for name, row in rows.items()}
+    assert labels == {
+        "Autumn news": "Scheduled",
+        "Spring teaser": "Draft",
+        "Summer sale": "Ready to schedule",
+    }
+    assert "Ready to schedule" in content
     assert "Everyone, but not Lapsed" in content
     assert "Scheduled / sent" in content
     assert url("report", campaign) in content

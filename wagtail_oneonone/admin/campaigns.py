@@ -198,7 +198,12 @@ layout_edit_handler = TabbedInterface(
 
 
 def status_label(campaign: Campaign) -> str:
-    return str(CampaignStatus(campaign.send_status).label)
+    """Where its sending stands; an unscheduled campaign says whether it was published
+    (approved, ready to schedule) or is still a draft."""
+    status = campaign.send_status
+    if status == CampaignStatus.DRAFT and campaign.live:
+        return str(_("Ready to schedule"))
+    return str(CampaignStatus(status).label)
 
 
 def send_time(campaign: Campaign) -> str:
