@@ -116,9 +116,9 @@ def test_write_preview_and_schedule_a_campaign(
     assert campaign.live
     assert [block.block_type for block in campaign.body] == ["dynamic"]
 
-    # The campaign's row: a draft to everyone, with its pages in the "More" menu.
+    # The campaign's row: published, to everyone, with its pages in the "More" menu.
     row = page.get_by_role("row").filter(has_text="Autumn news")
-    expect(row).to_contain_text("Draft")
+    expect(row).to_contain_text("Ready to schedule")
     expect(row).to_contain_text("Everyone")
     row.get_by_role("button", name="More options for 'Autumn news'").click()
     row.get_by_role("link", name="Preview as a contact").click()
