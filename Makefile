@@ -62,6 +62,7 @@ benchmarks: $(VENV)/.installed ## Run the benchmarks (prints RESULT lines)
 	$(PY) benchmarks/send.py --db both
 	$(PY) benchmarks/segments.py --db both
 	$(PY) benchmarks/campaign.py --db both
+	$(PY) benchmarks/flows.py --db both
 
 ci: ## What CI runs
 	bash .ci/run
