@@ -1,5 +1,5 @@
-"""Has an enrollment's goal happened? Asked for a batch at once: when steps come due, and
-again at send time."""
+"""Has an enrollment's goal happened? Asked for a batch at once: when the matcher reads a
+goal event (``triggers.end_reached_goals``), when steps come due, and again at send time."""
 
 from __future__ import annotations
 
@@ -13,15 +13,20 @@ from ..models import Enrollment, Flow
 from ..segments import members_among
 from ..segments.builtins import matching_events
 from ..segments.compiler import compile_context
+from .bulk import Among
 
 
 def goals_reached(
-    enrollments: Iterable[Enrollment], *, now: dt.datetime | None = None
+    enrollments: Iterable[Enrollment],
+    *,
+    now: dt.datetime | None = None,
+    left_segment: bool = True,
 ) -> set[int]:
     """The ids of those enrollments whose flow's goal happened after they entered.
 
-    A goal is an event after entering (with the flow's filters), or leaving a segment.
-    Two queries a flow at most, whatever the number of enrollments.
+    A goal is an event after entering (with the flow's filters), or leaving a segment;
+    ``left_segment=False`` asks about the event only. Two queries a flow at most, whatever
+    the number of enrollments.
     """
     now = now or timezone.now()
     by_flow: dict[int, list[Enrollment]] = defaultdict(list)
@@ -40,7 +45,7 @@ def goals_reached(
                 for enrollment in items
                 if latest.get(enrollment.contact_id, enrollment.entered_at) > enrollment.entered_at
             }
-        if flow.goal_left_segment is not None:
+        if left_segment and flow.goal_left_segment is not None:
             members = members_among(flow.goal_left_segment, contacts, now=now)
             reached |= {
                 enrollment.pk for enrollment in items if enrollment.contact_id not in members
@@ -54,7 +59,7 @@ def _latest_goal_events(
     latest: dict[int, dt.datetime] = {}
     events = matching_events(
         flow.goal_event_type, compile_context(now), filters=flow.goal_filters or ()
-    ).filter(contact_id__in=contacts, occurred_at__gt=since, occurred_at__lte=now)
+    ).filter(Among("contact_id", contacts), occurred_at__gt=since, occurred_at__lte=now)
     for contact_id, occurred_at in events.values_list("contact_id", "occurred_at"):
         if occurred_at > latest.get(contact_id, occurred_at - dt.timedelta(seconds=1)):
             latest[contact_id] = occurred_at

@@ -208,15 +208,44 @@ class _Plan:
     outcome: engine.Outcome
 
 
-def _plan(enrollment: Enrollment, spec: engine.FlowSpec, now: dt.datetime, goal: bool) -> _Plan:
+def _plan(
+    enrollment: Enrollment,
+    spec: engine.FlowSpec,
+    now: dt.datetime,
+    goal: bool,
+    *,
+    due_now: bool = False,
+) -> _Plan:
     position = engine.Position(
         step_id=enrollment.step_id or None,
         status=enrollment.status,
-        next_run_at=enrollment.next_run_at,
+        next_run_at=None if due_now else enrollment.next_run_at,
         waiting=enrollment.waiting,
     )
     outcome = engine.advance(spec, position, now, _Facts(enrollment, goal, now))
     return _Plan(enrollment, position.step_id is None, outcome)
+
+
+def end_at_goal(enrollments: Sequence[Enrollment], *, now: dt.datetime) -> int:
+    """End these enrollments, whose goal was found before their next step came due, as
+    advancing ends one whose goal it finds: the engine's outcome (status ``goal``, where it
+    stood, its reason), ``finished_at``, the lease given up, the same log lines ("entered"
+    if it had not begun, then "goal"). Returns how many ended.
+
+    Their ``flow`` must be loaded; the caller holds them (locked, not leased by a worker)
+    and its transaction. One whose step was removed from the flow is left for advancing,
+    which says so when it comes due."""
+    specs: dict[tuple[int, int], engine.FlowSpec] = {}
+    plans = []
+    for enrollment in enrollments:
+        flow = enrollment.flow
+        spec = specs.get((flow.pk, flow.revision))
+        if spec is None:
+            spec = specs[(flow.pk, flow.revision)] = spec_of(flow.steps)
+        plan = _plan(enrollment, spec, now, True, due_now=True)
+        if plan.outcome.position.status == engine.GOAL:
+            plans.append(plan)
+    return _carry_out_plans(plans, now).finished
 
 
 def _carry_out_plans(plans: Sequence[_Plan], now: dt.datetime) -> AdvanceResult:

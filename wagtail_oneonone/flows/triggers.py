@@ -1,13 +1,16 @@
-"""Enrolling contacts: new events read from a cursor over the log, matched to active flows.
+"""Enrolling contacts: new events read from a cursor over the log, matched to active flows;
+and ending, as soon as the log shows it, the enrollments whose goal event happened.
 
 Runs in the worker (never in the host's request). Reading is idempotent: an enrollment's
 key names the flow, the contact and the occurrence, so a batch read twice (a retried
-task, two workers, an id looked for again) enrolls no one twice.
+task, two workers, an id looked for again) enrolls no one twice, and an enrollment that
+has ended is not ended again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from bisect import bisect_right
 from collections import defaultdict
@@ -23,6 +26,7 @@ from ..campaigns.schedule import local_instant
 from ..models import (
     Contact,
     Enrollment,
+    EnrollmentStatus,
     Event,
     Flow,
     FlowCursor,
@@ -37,6 +41,10 @@ from ..segments.compiler import compile_context
 from ..segments.conditions import CompileContext
 from ..sending.decision import contact_zone
 from .bulk import Among, insert_rows
+from .goals import goals_reached
+from .services import end_at_goal
+
+logger = logging.getLogger(__name__)
 
 EVENTS_CURSOR = "events"
 #: Events per run of the matcher.
@@ -52,6 +60,7 @@ MAX_GAPS = 10_000
 class MatchResult:
     events: int = 0
     enrolled: int = 0
+    reached_goal: int = 0  # enrollments ended because the events read were their goal
 
 
 class _Seen(NamedTuple):
@@ -81,20 +90,22 @@ def match_new_events(
     limit: int = MATCH_BATCH_SIZE,
     max_seconds: float = 40.0,
 ) -> MatchResult:
-    """Read events after the cursor, enroll the contacts they trigger, move the cursor;
-    batch after batch until the log is read or ``max_seconds`` have passed."""
+    """Read events after the cursor, enroll the contacts they trigger, end the enrollments
+    whose goal they are, move the cursor; batch after batch until the log is read or
+    ``max_seconds`` have passed."""
     now = now or timezone.now()
     deadline = time.monotonic() + max_seconds
-    events = enrolled = 0
+    events = enrolled = reached = 0
     while True:
-        read, new, more = _match_batch(now, limit)
-        events, enrolled = events + read, enrolled + new
+        read, new, ended, more = _match_batch(now, limit)
+        events, enrolled, reached = events + read, enrolled + new, reached + ended
         if not more or time.monotonic() > deadline:
-            return MatchResult(events=events, enrolled=enrolled)
+            return MatchResult(events=events, enrolled=enrolled, reached_goal=reached)
 
 
-def _match_batch(now: dt.datetime, limit: int) -> tuple[int, int, bool]:
-    """One batch: (events read, contacts enrolled, whether more may be waiting)."""
+def _match_batch(now: dt.datetime, limit: int) -> tuple[int, int, int, bool]:
+    """One batch: (events read, contacts enrolled, enrollments ended at their goal, whether
+    more may be waiting)."""
     wall = timezone.now()  # gaps are about commits, so they go by the real clock
     with transaction.atomic():
         FlowCursor.objects.get_or_create(name=EVENTS_CURSOR)
@@ -110,6 +121,8 @@ def _match_batch(now: dt.datetime, limit: int) -> tuple[int, int, bool]:
             rows += list(Event.objects.filter(Among("pk", list(gaps))).values_list(*columns))
         seen = [_Seen(pk, kind, contact, at) for pk, kind, contact, at in rows if contact]
         enrolled = enroll_for_events(seen, now=now)
+        # After enrolling: a cart and an order read together end the new enrollment too.
+        ended = end_reached_goals(seen, now=now)
         read = {row[0] for row in rows}
         top = max((pk for pk in read if pk > cursor.last_event_id), default=cursor.last_event_id)
         missing: list[int] = []
@@ -128,7 +141,7 @@ def _match_batch(now: dt.datetime, limit: int) -> tuple[int, int, bool]:
         cursor.gaps = sorted([pk, since] for pk, since in kept.items())[-MAX_GAPS:]
         cursor.last_event_id = top
         cursor.save(update_fields=["last_event_id", "gaps", "updated_at"])
-    return len(rows), enrolled, top > 0 and len(read) >= limit
+    return len(rows), enrolled, ended, top > 0 and len(read) >= limit
 
 
 def enroll_for_events(events: Sequence[_Seen], *, now: dt.datetime) -> int:
@@ -147,6 +160,68 @@ def enroll_for_events(events: Sequence[_Seen], *, now: dt.datetime) -> int:
         for flow in flows:
             new += _enrollments(flow, of_type, now)
     return _save_enrollments(new)
+
+
+def end_reached_goals(events: Sequence[_Seen], *, now: dt.datetime) -> int:
+    """End the enrollments whose flow's goal event is among these events, as soon as the
+    log is read, rather than when their next step comes due; returns how many ended.
+
+    Enrollments still in active or paused flows (a pause holds what the flow does, not
+    what the contact does: the goal already stops a paused flow's queued emails at send
+    time), of the events' contacts, in flows whose goal is one of the events' types, are
+    asked :func:`goals_reached` (the goal's filters, after entering); those that reached
+    it end as advancing ends them (``services.end_at_goal``). One a worker holds (its lease
+    not over) is skipped, as is, on PostgreSQL, one locked by a worker claiming it right
+    now: advancing checks the goal itself when it comes due. A goal of leaving a segment
+    is not an event: it is checked when a step comes due, as before.
+
+    Queries for a batch: the flows, the enrollments, one a flow for its goal events, and
+    two writes (positions, log lines), whatever the number of events and contacts. This
+    is a shortcut, not the guarantee (the goal is checked again when due and at send
+    time): if it fails, the batch is enrolled and the cursor moves all the same.
+    """
+    contacts_by_type: dict[str, set[int]] = defaultdict(set)
+    for event in events:
+        contacts_by_type[event.type].add(event.contact_id)
+    if not contacts_by_type:
+        return 0
+    try:
+        with transaction.atomic():
+            return _end_reached_goals(contacts_by_type, now)
+    except Exception:
+        logger.warning("Ending enrollments at their goal failed; left for when due", exc_info=True)
+        return 0
+
+
+def _end_reached_goals(contacts_by_type: dict[str, set[int]], now: dt.datetime) -> int:
+    flows = {
+        flow.pk: flow
+        for flow in Flow.objects.filter(
+            status__in=[FlowStatus.ACTIVE, FlowStatus.PAUSED],
+            goal_event_type__in=list(contacts_by_type),
+        )
+    }
+    if not flows:
+        return 0
+    flows_by_type: dict[str, list[int]] = defaultdict(list)
+    for flow in flows.values():
+        flows_by_type[flow.goal_event_type].append(flow.pk)
+    of_contacts = Q()
+    for event_type, flow_ids in flows_by_type.items():
+        of_contacts |= Q(Among("contact_id", contacts_by_type[event_type]), flow_id__in=flow_ids)
+    candidates = list(
+        Enrollment.objects.filter(
+            of_contacts,
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+            status=EnrollmentStatus.ACTIVE,
+        )
+        .order_by("id")
+        .select_for_update(skip_locked=True, of=("self",))
+    )
+    for enrollment in candidates:
+        enrollment.flow = flows[enrollment.flow_id]
+    reached = goals_reached(candidates, now=now, left_segment=False)
+    return end_at_goal([e for e in candidates if e.pk in reached], now=now)
 
 
 class _NewEnrollment(NamedTuple):
