@@ -361,6 +361,13 @@ def test_install_a_built_in_flow_in_one_click(admin_client: Client) -> None:
     ]
 
 
+def test_a_built_in_flows_notes_go_to_whoever_installed_it(admin_client: Client) -> None:
+    admin_client.post(url("install"), {"key": "vip_reward"})
+    flow = Flow.objects.get(builtin="vip_reward")
+    notes = [step.value["to"] for step in flow.steps if step.block_type == "notify"]
+    assert notes == ["admin@example.com"]  # pytest-django's admin user
+
+
 def test_installing_an_unknown_built_in_says_so(admin_client: Client) -> None:
     response = admin_client.post(url("install"), {"key": "nope"})
     assert response.status_code == 302 and response["Location"] == url("builtins")

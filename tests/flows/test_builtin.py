@@ -72,3 +72,25 @@ def test_installing_twice_gives_a_second_flow_to_edit() -> None:
 def test_an_unknown_builtin_is_refused() -> None:
     with pytest.raises(ValueError, match="no built-in flow 'nope'"):
         get_builtin("nope")
+
+
+def notes_to(flow: Flow) -> list[str]:
+    found = []
+    for step in flow.steps:
+        if step.block_type == "notify":
+            found.append(step.value["to"])
+        elif step.block_type == "branch":
+            for side in ("yes", "no"):
+                found += [s.value["to"] for s in step.value[side] if s.block_type == "notify"]
+    return found
+
+
+def test_notes_to_a_colleague_go_to_who_installs_or_else_the_shop(settings: Any) -> None:
+    settings.DEFAULT_FROM_EMAIL = "Oak & Thread <shop@shop.example>"
+    settings.WAGTAIL_ONEONONE = {}
+    assert notes_to(install_builtin("vip_reward", staff_email="jo@shop.example")) == [
+        "jo@shop.example"
+    ]
+    assert notes_to(install_builtin("win_back")) == ["shop@shop.example"]  # in a branch
+    settings.WAGTAIL_ONEONONE = {"REPLY_TO": "Jo Maker <jo@shop.example>"}
+    assert notes_to(install_builtin("vip_reward")) == ["jo@shop.example"]

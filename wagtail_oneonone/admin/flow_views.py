@@ -300,7 +300,7 @@ class InstallBuiltinView(BuiltinFlowsMixin, View):
         )
         try:
             with transaction.atomic():  # a savepoint: the request may go on after a refusal
-                flow = install_builtin(key)
+                flow = install_builtin(key, staff_email=getattr(request.user, "email", ""))
         except ValueError as exc:
             messages.error(
                 request, _("That flow could not be installed: %(error)s") % {"error": exc}

@@ -9,10 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
+from ..conf import app_settings
 from ..models import Flow, FlowStatus, Reentry, Segment, TriggerType
 from .blocks import FlowStepsBlock
 
@@ -23,6 +26,9 @@ CART_ITEMS = (
     '<td style="padding:4px 0;text-align:right">&times; {{ item.quantity|default(1) }}</td>'
     "</tr>{% endfor %}</table>"
 )
+#: Where a built-in flow's note to a colleague goes, filled in on install.
+STAFF = "staff"
+
 VIP_SEGMENT = {
     "slug": "vip-spent-500",
     "name": "VIP: spent 500 or more",
@@ -234,7 +240,8 @@ BUILTIN_FLOWS: list[BuiltinFlow] = [
         key="win_back",
         name="Win-back",
         description="Became dormant: a re-engagement email, an incentive a week later if "
-        "nothing happened, then a note suggesting to stop emailing them.",
+        "nothing happened, then a tag and a note to a colleague suggesting to stop emailing "
+        "them.",
         fields=lambda: {
             "trigger_type": TriggerType.ENGAGEMENT,
             "trigger_engagement": "became_dormant",
@@ -255,6 +262,15 @@ BUILTIN_FLOWS: list[BuiltinFlow] = [
                     {
                         "type": "update_contact",
                         "value": {"action": "add_tag", "name": "win-back-failed", "value": ""},
+                    },
+                    {
+                        "type": "notify",
+                        "value": {
+                            "to": STAFF,
+                            "message": "{{ contact.first_name or contact.email }} did not come "
+                            "back after the win-back emails. Consider suppressing them (their "
+                            "page: Suppress), or find everyone tagged win-back-failed.",
+                        },
                     },
                 ],
             ),
@@ -279,7 +295,7 @@ BUILTIN_FLOWS: list[BuiltinFlow] = [
             {
                 "type": "notify",
                 "value": {
-                    "to": "owner@example.com",
+                    "to": STAFF,
                     "message": "{{ contact.first_name }} just became a VIP: say thanks.",
                 },
             },
@@ -311,6 +327,18 @@ BUILTIN_FLOWS: list[BuiltinFlow] = [
 ]
 
 
+def _addressed(steps: list[dict[str, Any]], staff: str) -> list[dict[str, Any]]:
+    """``steps`` with their notes to ``STAFF`` sent to ``staff``, branches' steps too."""
+    for step in steps:
+        value = step["value"]
+        if step["type"] == "notify" and value["to"] == STAFF:
+            value["to"] = staff
+        elif step["type"] == "branch":
+            _addressed(value["yes"], staff)
+            _addressed(value["no"], staff)
+    return steps
+
+
 def _vip_segment() -> Segment:
     segment, _ = Segment.objects.get_or_create(
         slug=VIP_SEGMENT["slug"],
@@ -333,9 +361,14 @@ def installed_keys() -> set[str]:
     return set(Flow.objects.exclude(builtin="").values_list("builtin", flat=True))
 
 
-def install_builtin(key: str) -> Flow:
-    """Create the built-in flow ``key`` as a draft to edit; a second install gets a new name."""
+def install_builtin(key: str, *, staff_email: str = "") -> Flow:
+    """Create the built-in flow ``key`` as a draft to edit; a second install gets a new name.
+
+    Its notes to a colleague go to ``staff_email`` (the admin passes whoever installs it),
+    or else to the shop's Reply-To or From address.
+    """
     builtin = get_builtin(key)
+    staff = staff_email or parseaddr(app_settings.REPLY_TO or settings.DEFAULT_FROM_EMAIL)[1]
     with transaction.atomic():
         name = builtin.name
         taken = set(Flow.objects.filter(name__startswith=name).values_list("name", flat=True))
@@ -348,6 +381,6 @@ def install_builtin(key: str) -> Flow:
             description=builtin.description,
             builtin=key,
             status=FlowStatus.DRAFT,
-            steps=FlowStepsBlock().to_python(builtin.steps()),
+            steps=FlowStepsBlock().to_python(_addressed(builtin.steps(), staff)),
             **builtin.fields(),
         )

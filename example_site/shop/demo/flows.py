@@ -30,6 +30,8 @@ from wagtail_oneonone.tasks import run_flows
 #: How long before "now" the flows were turned on, and the replay's step.
 FLOW_DAYS = 21
 STEP = dt.timedelta(hours=1)
+#: Who the flows' notes to a colleague go to (the demo's admin).
+STAFF_EMAIL = "admin@example.com"
 #: The built-in flows' segment (created on install), removed with the demo.
 FLOW_SEGMENT_SLUGS = [VIP_SEGMENT["slug"]]
 
@@ -47,7 +49,7 @@ def install_flows(since: dt.datetime) -> list[Flow]:
     """Every built-in flow, installed and turned on at ``since``."""
     flows = []
     for builtin in BUILTIN_FLOWS:
-        flow = install_builtin(builtin.key)
+        flow = install_builtin(builtin.key, staff_email=STAFF_EMAIL)
         flow.status = FlowStatus.ACTIVE
         flow.save()
         Flow.objects.filter(pk=flow.pk).update(activated_at=since)
