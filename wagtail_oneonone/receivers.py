@@ -92,6 +92,14 @@ def on_post_migrate(sender: Any, **kwargs: Any) -> None:
 
     if not apps.is_installed("django_q"):
         return
+    from django.db import connections
+    from django_q.models import Schedule
+
+    # ``migrate wagtail_oneonone`` alone, before django_q's tables: its own migrate (or
+    # the next full one) installs the schedules.
+    using = kwargs.get("using") or "default"
+    if Schedule._meta.db_table not in connections[using].introspection.table_names():
+        return
     from .tasks import ensure_schedules
 
     ensure_schedules()

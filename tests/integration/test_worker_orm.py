@@ -157,3 +157,25 @@ def test_a_real_worker_queues_and_sends_a_campaign_scheduled_to_go_now(tmp_path:
     lines = (tmp_path / "sent.tsv").read_text().splitlines()
     assert len({line.split("\t")[0] for line in lines}) == len(lines) == count
     assert "Traceback" not in output, output[-3000:]
+
+
+SCHEDULES = """
+from django_q.models import Schedule
+print(sorted(Schedule.objects.values_list("name", flat=True)))
+"""
+
+
+def test_migrating_the_app_before_django_q_then_the_rest(tmp_path: Path) -> None:
+    """``migrate wagtail_oneonone`` first (django_q's tables not there yet) works, and the
+    full ``migrate`` after it installs the schedules."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "DJANGO_SETTINGS_MODULE": "tests.integration.worker_settings",
+        "ONEONONE_WORKER_DB": str(tmp_path / "db.sqlite3"),
+        "ONEONONE_RECORD_FILE": str(tmp_path / "sent.tsv"),
+    }
+    run(env, "migrate", "wagtail_oneonone", "--noinput", "-v0")
+    run(env, "migrate", "--noinput", "-v0")
+    names = run(env, "shell", "-c", SCHEDULES)
+    assert "wagtail_oneonone: run flows" in names and "wagtail_oneonone: send due email" in names
