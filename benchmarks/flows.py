@@ -480,7 +480,8 @@ def read_log(limit: int) -> tuple[int, float]:
 
 
 def enrollment_fingerprint() -> tuple[dict[str, int], str]:
-    """Enrollments per flow, and a digest of every key, trigger event and entry time."""
+    """Enrollments per flow, and a digest of every key, trigger event, entry time, status
+    and due time (none for those a goal event ended as it was read)."""
     from django.db.models import Count
 
     from wagtail_oneonone.models import Enrollment, Flow
@@ -489,10 +490,11 @@ def enrollment_fingerprint() -> tuple[dict[str, int], str]:
     counts = dict(Enrollment.objects.order_by().values_list("flow_id").annotate(n=Count("id")))
     digest = hashlib.sha256()
     rows = Enrollment.objects.order_by("key").values_list(
-        "key", "trigger_event_id", "entered_at", "next_run_at"
+        "key", "trigger_event_id", "entered_at", "status", "next_run_at"
     )
-    for key, event_id, entered, due in rows.iterator(chunk_size=20_000):
-        digest.update(f"{key}|{event_id}|{entered.isoformat()}|{due.isoformat()}\n".encode())
+    for key, event_id, entered, status, due in rows.iterator(chunk_size=20_000):
+        when = due.isoformat() if due else ""
+        digest.update(f"{key}|{event_id}|{entered.isoformat()}|{status}|{when}\n".encode())
     return {name: counts.get(pk, 0) for pk, name in names.items()}, digest.hexdigest()[:16]
 
 
@@ -569,6 +571,7 @@ def phase_match(args: argparse.Namespace, profile: cProfile.Profile | None = Non
     return {
         "events": result.events,
         "enrolled": result.enrolled,
+        "reached_goal": result.reached_goal,
         "seconds": timing.seconds,
         "baseline_seconds": [baseline_before, baseline_after],
         "batch_size": MATCH_BATCH_SIZE,
@@ -690,7 +693,8 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
                 f"match #{rep + 1}: {data['events']:,} events in {data['seconds']:.1f} s "
                 f"({data['events'] / data['seconds']:,.0f}/s; reading "
                 f"{statistics.median(data['baseline_seconds']):.1f} s), "
-                f"{data['enrolled']:,} enrolled, peak RSS {data['peak_rss_mb']:.0f} MB",
+                f"{data['enrolled']:,} enrolled, {data['reached_goal']:,} ended at their goal, "
+                f"peak RSS {data['peak_rss_mb']:.0f} MB",
             )
             if rep < args.advance_repeat:
                 data = spawn("advance", rep=rep, now=setup["now"])
@@ -737,6 +741,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
         "events_per_s": round(events / match_s),
         "ratio": round(match_s / baseline_s, 1),
         "enrolled": matches[0]["enrolled"],
+        "reached_goal": matches[0]["reached_goal"],
         "enrolled_per_flow": per_flow,
         "enrollment_digest": matches[0]["digest"],
         "flows_enrolling": sum(1 for count in per_flow.values() if count),
@@ -800,7 +805,8 @@ def print_table(r: dict[str, Any]) -> None:
         f"target ≥ {r['target_events_per_s']:,.0f}/s on PostgreSQL: {met}"
     )
     print(
-        f"   enrolled {r['enrolled']:,} ({r['flows_enrolling']} of {r['flows']} flows); a replay "
+        f"   enrolled {r['enrolled']:,} ({r['flows_enrolling']} of {r['flows']} flows), "
+        f"{r['reached_goal']:,} of them ended at their goal as it was read; a replay "
         f"of {r['replayed_events']:,} events enrolled no one; peak RSS "
         f"{r['match_peak_rss_mb']:.0f} MB (before matching {r['match_rss_before_mb']:.0f} MB)"
     )
