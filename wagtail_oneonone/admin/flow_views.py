@@ -1,17 +1,21 @@
 """A flow's own admin pages: the flow page (what happened to whom, step by step), pause and
-resume, and the built-in flows, installed in one click.
+resume, an email step's preview as a contact (and a test to yourself), and the built-in
+flows, installed in one click.
 
 Views are thin: pausing and resuming are ``flows.services``, installing is
-``flows.builtin``; the page's queries are in ``flow_report``.
+``flows.builtin``, previews and tests ``flows.preview``; the page's queries are in
+``flow_report``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.admin.utils import quote
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -25,13 +29,25 @@ from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.widgets.button import Button
 from wagtail.log_actions import log
 
+from ..campaigns.preview import SESSION_KEY, preview_contact, sample_contact
+from ..events.types import label_for
+from ..exceptions import ContactValidationError
 from ..flows.builtin import BUILTIN_FLOWS, install_builtin, installed_keys
+from ..flows.preview import NotAnEmailStep, email_step, render_flow_step, send_step_test
 from ..flows.services import pause_flow, resume_flow
-from ..models import Enrollment, EnrollmentStatus, Flow, FlowStatus
+from ..models import Contact, Enrollment, EnrollmentStatus, Flow, FlowStatus
 from . import flow_report as report
 from .compat import RegistryPolicyViewMixin
 from .permissions import message_policy, user_can_view_contacts
-from .preview import CONTACT_INSPECT_URL_NAME
+from .preview import (
+    CONTACT_INSPECT_URL_NAME,
+    DESKTOP_WIDTH,
+    MAX_CHOICES,
+    MESSAGE_INSPECT_URL_NAME,
+    MOBILE_WIDTH,
+    ContactChoice,
+    find_contact,
+)
 
 PAUSE_LOG_ACTION = "wagtail_oneonone.pause_flow"
 RESUME_LOG_ACTION = "wagtail_oneonone.resume_flow"
@@ -51,6 +67,7 @@ class FlowReportView(RegistryPolicyViewMixin, generic.InspectView):
     pause_url_name: str | None = None
     resume_url_name: str | None = None
     messages_url_name: str | None = None
+    step_preview_url_name: str | None = None
 
     def get_object(self, queryset: Any = None) -> Flow:
         return get_object_or_404(
@@ -135,6 +152,16 @@ class FlowReportView(RegistryPolicyViewMixin, generic.InspectView):
             reentry=report.reentry_in_words(flow),
             goal=report.goal_in_words(flow),
             steps=steps,
+            # Each step's row with the link to its preview (email steps only).
+            step_rows=[
+                (
+                    row,
+                    reverse(self.step_preview_url_name, args=(quote(flow.pk), row.step_id))
+                    if self.step_preview_url_name and row.kind == "send_email" and row.step_id
+                    else "",
+                )
+                for row in steps.rows
+            ],
             totals=report.flow_totals(flow),
             exits=report.exit_reasons(flow),
             over_time=over_time,
@@ -232,6 +259,203 @@ class FlowResumeView(FlowStatusChangeView):
             "name": flow.name,
             "status": flow.get_status_display().lower(),
         }
+
+
+# An email step's preview as a contact, and a test to yourself -------------------------------
+
+
+class FlowStepPreviewMixin(
+    RegistryPolicyViewMixin, PermissionCheckedMixin, BaseObjectMixin, WagtailAdminTemplateMixin
+):
+    """A page about one email step of a flow; whoever may open the flow page may open it.
+
+    A user without a contact permission sees the step rendered for an invented contact
+    (``campaigns.preview.sample_contact``), never a real one, and cannot send a test.
+    """
+
+    model = Flow
+    any_permission_required: list[str] | None = ["add", "change", "delete", "view"]
+    header_icon = "view"
+    index_url_name: str | None = None
+    inspect_url_name: str | None = None
+    step_preview_url_name: str | None = None
+    step_send_test_url_name: str | None = None
+    object: Flow
+
+    @cached_property
+    def step_id(self) -> str:
+        return str(self.kwargs["step_id"])
+
+    @cached_property
+    def step(self) -> Any:
+        """The email step's block; a step id that is not an email step of the flow is a 404."""
+        try:
+            return email_step(self.object, self.step_id)
+        except NotAnEmailStep as exc:
+            raise Http404(str(exc)) from exc
+
+    @cached_property
+    def may_see_contacts(self) -> bool:
+        return user_can_view_contacts(self.request.user)
+
+    @cached_property
+    def step_label(self) -> str:
+        return report.step_labels(self.object).get(self.step_id, _("An email step"))
+
+    def step_url(self, url_name: str | None) -> str:
+        return reverse(url_name, args=(quote(self.object.pk), self.step_id)) if url_name else ""
+
+    def preview_url(self, term: str = "") -> str:
+        url = self.step_url(self.step_preview_url_name)
+        return f"{url}?{urlencode({'contact': term})}" if term else url
+
+    def can_send_test(self) -> bool:
+        return bool(self.may_see_contacts and self.user_has_permission("change"))
+
+
+class FlowStepPreviewView(FlowStepPreviewMixin, TemplateView):
+    """GET ``?contact=<id, address or search>``: the email step rendered for that contact.
+
+    Without ``contact``, the contact last chosen on a preview page (this one or a
+    campaign's), else the most recently updated one.
+    """
+
+    template_name = "wagtail_oneonone/admin/flow_step_preview.html"
+    page_title = gettext_lazy("Preview")
+
+    def get_page_subtitle(self) -> str:
+        return str(self.step_label)
+
+    def get_breadcrumbs_items(self) -> list[dict[str, Any]]:
+        items = [*self.breadcrumbs_items]
+        if self.index_url_name:
+            items.append({"url": reverse(self.index_url_name), "label": _("Flows")})
+        items.append(
+            {"url": self.flow_url(), "label": str(self.object)},
+        )
+        items.append({"url": "", "label": _("Preview: %(step)s") % {"step": self.step_label}})
+        return items
+
+    def flow_url(self) -> str:
+        if not self.inspect_url_name:
+            return ""
+        return reverse(self.inspect_url_name, args=(quote(self.object.pk),))
+
+    def choose_contact(self) -> tuple[ContactChoice, Contact | None]:
+        if not self.may_see_contacts:
+            # ``?contact=`` is ignored: the page must not show a real contact's data.
+            return ContactChoice(), sample_contact()
+        term = self.request.GET.get("contact")
+        if term is None:
+            contact = preview_contact(self.request, may_see_contacts=True)
+            return ContactChoice(term=contact.email, contact=contact), contact
+        choice = find_contact(term)
+        return choice, choice.contact
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        flow, block = self.object, self.step
+        choice, contact = self.choose_contact()
+        preview = None
+        if contact is not None:
+            if contact.pk is not None:
+                # Remembered for the next preview page, as the campaign preview does.
+                self.request.session[SESSION_KEY] = contact.pk
+            preview = render_flow_step(flow, self.step_id, contact)
+        sample = contact is not None and contact.pk is None
+        context.update(
+            flow=flow,
+            step=block,
+            step_label=self.step_label,
+            flow_url=self.flow_url(),
+            may_see_contacts=self.may_see_contacts,
+            choice=choice,
+            contact=contact,
+            sample=sample,
+            contact_url=reverse(CONTACT_INSPECT_URL_NAME, args=(quote(contact.pk),))
+            if contact is not None and not sample
+            else "",
+            suggestions=(choice.matches or list(Contact.objects.order_by("-pk")[:MAX_CHOICES]))
+            if self.may_see_contacts
+            else [],
+            preview=preview,
+            trigger_label=report.trigger_in_words(flow),
+            trigger_event_label=label_for(preview.trigger.type)
+            if preview is not None and preview.trigger is not None
+            else "",
+            preview_url=self.preview_url(),
+            send_test_url=self.step_url(self.step_send_test_url_name)
+            if self.can_send_test() and not sample
+            else "",
+            can_change=self.user_has_permission("change"),
+            user_email=(getattr(self.request.user, "email", "") or "").strip(),
+            desktop_width=DESKTOP_WIDTH,
+            mobile_width=MOBILE_WIDTH,
+        )
+        return context
+
+
+class FlowStepSendTestView(FlowStepPreviewMixin, View):
+    """POST ``contact``: queue a test of the email step, rendered as that contact, to the
+    user's own address. Needs ``change_flow`` and a contact permission."""
+
+    any_permission_required = None
+    permission_required = "change"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.step  # noqa: B018  (a step that is not an email step is a 404)
+        if not self.may_see_contacts:
+            raise PermissionDenied
+        choice = find_contact(request.POST.get("contact", ""))
+        back = redirect(self.preview_url(choice.term))
+        to_email = (getattr(request.user, "email", "") or "").strip()
+        if choice.contact is None:
+            messages.error(request, _("Choose the contact to render the test as."))
+            return back
+        if not to_email:
+            messages.error(
+                request,
+                _(
+                    "Your account has no email address, so there is nowhere to send the test. "
+                    "Add one in your account settings, then try again."
+                ),
+            )
+            return back
+        preview = render_flow_step(self.object, self.step_id, choice.contact)
+        if preview.error is not None:
+            messages.error(
+                request,
+                _("The test was not sent: the email does not render (%(error)s).")
+                % {"error": str(preview.error)},
+            )
+            return back
+        try:
+            message = send_step_test(
+                self.object,
+                self.step_id,
+                as_contact=choice.contact,
+                to_email=to_email,
+                requested_by=request.user,
+            )
+        except ContactValidationError as exc:
+            messages.error(
+                request,
+                _("Your account's email address (%(email)s) cannot be used: %(error)s.")
+                % {"email": to_email, "error": exc.message},
+            )
+            return back
+        buttons = []
+        if message_policy().user_has_permission(request.user, "view"):
+            url = reverse(MESSAGE_INSPECT_URL_NAME, args=(quote(message.pk),))
+            buttons.append(messages.button(url, _("View message")))
+        messages.success(
+            request,
+            _("A test of %(step)s, rendered as %(contact)s, is on its way to %(email)s.")
+            % {"step": self.step_label, "contact": choice.contact.email, "email": to_email},
+            buttons=buttons,
+        )
+        return back
 
 
 # Built-in flows ---------------------------------------------------------------------------

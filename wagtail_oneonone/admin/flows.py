@@ -462,7 +462,8 @@ class FlowEditView(RegistryPolicyViewMixin, generic.EditView):
 
 
 class FlowViewSet(RegisteredPolicyMixin, ModelViewSet):
-    """Flows: the editor, the flow page (its inspect view), pause and resume, built-ins."""
+    """Flows: the editor, the flow page (its inspect view), pause and resume, email steps'
+    previews and test sends, built-ins."""
 
     model = Flow
     name = "oneonone_flow"
@@ -492,6 +493,8 @@ class FlowViewSet(RegisteredPolicyMixin, ModelViewSet):
             "install_url_name": "install",
             "pause_url_name": "pause",
             "resume_url_name": "resume",
+            "step_preview_url_name": "step_preview",
+            "step_send_test_url_name": "step_send_test",
         }
         return super().get_common_view_kwargs(
             usage_url_name=None,
@@ -515,6 +518,16 @@ class FlowViewSet(RegisteredPolicyMixin, ModelViewSet):
             path("pause/<int:pk>/", self.construct_view(flow_views.FlowPauseView), name="pause"),
             path(
                 "resume/<int:pk>/", self.construct_view(flow_views.FlowResumeView), name="resume"
+            ),
+            path(
+                "preview/<int:pk>/<str:step_id>/",
+                self.construct_view(flow_views.FlowStepPreviewView),
+                name="step_preview",
+            ),
+            path(
+                "preview/<int:pk>/<str:step_id>/send-test/",
+                self.construct_view(flow_views.FlowStepSendTestView),
+                name="step_send_test",
             ),
             path("built-in/", self.construct_view(flow_views.BuiltinFlowsView), name="builtins"),
             path(
