@@ -12,7 +12,6 @@ a real send.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,9 +29,8 @@ from ..rendering import RenderedEmail, build_context, render_body
 from ..segments.builtins import matching_events
 from ..segments.compiler import compile_context
 from ..sending.dispatch import ensure_unsubscribe_link
-from ..sending.outbox import queue_message
-from ..sending.sources import TEST_SOURCE, get_source
-from ..validation import normalize_email
+from ..sending.sources import get_source
+from ..sending.test_sends import send_test_of
 from .content import FLOW_SOURCE, step_source_id
 from .spec import find_block
 
@@ -162,19 +160,12 @@ def send_step_test(
     event and the message context a real send of the step would have.
     """
     email_step(flow, step_id)
-    deliver_to = normalize_email(to_email, "to_email")
-    message, _created = queue_message(
-        as_contact,
-        source_type=TEST_SOURCE,
-        source_id=step_source_id(flow.pk, step_id),
-        kind=MessageKind.TRANSACTIONAL,
-        occurrence=uuid.uuid4().hex,
+    return send_test_of(
+        FLOW_SOURCE,
+        step_source_id(flow.pk, step_id),
+        as_contact=as_contact,
+        to_email=to_email,
+        requested_by=requested_by,
         trigger_event=trigger_event_of(flow, as_contact, now=now),
-        context={
-            **message_context(flow, as_contact),
-            "deliver_to": deliver_to,
-            "requested_by": getattr(requested_by, "pk", None),
-            "test_of": FLOW_SOURCE,
-        },
+        context=message_context(flow, as_contact),
     )
-    return message

@@ -78,7 +78,7 @@ class Event(models.Model):
             models.CheckConstraint(
                 condition=models.Q(contact__isnull=False) | models.Q(visitor_id__isnull=False),
                 name="oneonone_event_has_subject",
-            )
+            ),
         ]
 
     def __str__(self) -> str:

@@ -35,8 +35,11 @@ def send_test_of(
     as_contact: Contact,
     to_email: str,
     requested_by: Any = None,
+    trigger_event: Any = None,
+    context: dict[str, Any] | None = None,
 ) -> OutboxMessage:
-    """Queue a test of any source's content (a campaign draft: ``campaign_revision``)."""
+    """Queue a test of any source's content (a campaign draft: ``campaign_revision``),
+    with the trigger event and message context a real send would have, if any."""
     deliver_to = normalize_email(to_email, "to_email")
     message, _ = queue_message(
         as_contact,
@@ -44,7 +47,9 @@ def send_test_of(
         source_id=source_id,
         kind=MessageKind.TRANSACTIONAL,
         occurrence=uuid.uuid4().hex,
+        trigger_event=trigger_event,
         context={
+            **(context or {}),
             "deliver_to": deliver_to,
             "requested_by": getattr(requested_by, "pk", None),
             "test_of": source_type,
