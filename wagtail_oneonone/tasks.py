@@ -104,7 +104,12 @@ def run_flows(now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or app_settings.clock()()
     matched = match_new_events(now=now)
     enrolled = matched.enrolled + match_membership_triggers(now=now) + match_date_triggers(now=now)
-    return {"events": matched.events, "enrolled": enrolled, **asdict(advance_due(now=now))}
+    return {
+        "events": matched.events,
+        "enrolled": enrolled,
+        "reached_goal": matched.reached_goal,
+        **asdict(advance_due(now=now)),
+    }
 
 
 def queue_campaign(campaign_id: int) -> int:
