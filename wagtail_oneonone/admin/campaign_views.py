@@ -33,7 +33,7 @@ from ..campaigns.services import (
     progress_of,
     sent_revision_of,
 )
-from ..exceptions import ContactValidationError, SegmentRuleError
+from ..exceptions import SegmentRuleError
 from ..models import (
     Campaign,
     CampaignSend,
@@ -50,9 +50,9 @@ from .preview import (
     CONTACT_INSPECT_URL_NAME,
     DESKTOP_WIDTH,
     MAX_CHOICES,
-    MESSAGE_INSPECT_URL_NAME,
     MOBILE_WIDTH,
     find_contact,
+    send_test_and_report,
 )
 
 #: Actions that let a user open a campaign's page (previews also need contact access).
@@ -205,56 +205,28 @@ class CampaignSendTestView(CampaignPreviewMixin, View):
         choice = find_contact(request.POST.get("contact", ""))
         back = redirect(self.preview_url(choice.term))
         revision = self.object.latest_revision
-        to_email = (getattr(request.user, "email", "") or "").strip()
-        if choice.contact is None:
-            messages.error(request, _("Choose the contact to render the test as."))
-            return back
-        if not to_email:
-            messages.error(
-                request,
-                _(
-                    "Your account has no email address, so there is nowhere to send the test. "
-                    "Add one in your account settings, then try again."
-                ),
-            )
-            return back
         if revision is None:
             messages.error(request, _("Save the campaign first: a test sends a saved draft."))
             return back
-        preview = render_campaign(self.draft(), choice.contact)
-        if preview.error is not None:
-            messages.error(
-                request,
-                _("The test was not sent: the campaign does not render (%(error)s).")
-                % {"error": str(preview.error)},
-            )
-            return back
-        try:
-            message = send_test_of(
+
+        def problem(contact: Contact) -> str | None:
+            error = render_campaign(self.draft(), contact).error
+            return None if error is None else str(error)
+
+        return send_test_and_report(
+            request,
+            back,
+            choice.contact,
+            what=_("the draft"),
+            problem=problem,
+            send=lambda contact, to_email: send_test_of(
                 REVISION_SOURCE,
                 str(revision.pk),
-                as_contact=choice.contact,
+                as_contact=contact,
                 to_email=to_email,
                 requested_by=request.user,
-            )
-        except ContactValidationError as exc:
-            messages.error(
-                request,
-                _("Your account's email address (%(email)s) cannot be used: %(error)s.")
-                % {"email": to_email, "error": exc.message},
-            )
-            return back
-        buttons = []
-        if message_policy().user_has_permission(request.user, "view"):
-            url = reverse(MESSAGE_INSPECT_URL_NAME, args=(quote(message.pk),))
-            buttons.append(messages.button(url, _("View message")))
-        messages.success(
-            request,
-            _("A test of the draft, rendered as %(contact)s, is on its way to %(email)s.")
-            % {"contact": choice.contact.email, "email": to_email},
-            buttons=buttons,
+            ),
         )
-        return back
 
 
 # The campaign page --------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from wagtail.log_actions import log
 
 from ..campaigns.preview import SESSION_KEY, preview_contact, sample_contact
 from ..events.types import label_for
-from ..exceptions import ContactValidationError
 from ..flows.builtin import BUILTIN_FLOWS, install_builtin, installed_keys
 from ..flows.preview import NotAnEmailStep, email_step, render_flow_step, send_step_test
 from ..flows.services import pause_flow, resume_flow
@@ -43,10 +42,10 @@ from .preview import (
     CONTACT_INSPECT_URL_NAME,
     DESKTOP_WIDTH,
     MAX_CHOICES,
-    MESSAGE_INSPECT_URL_NAME,
     MOBILE_WIDTH,
     ContactChoice,
     find_contact,
+    send_test_and_report,
 )
 
 PAUSE_LOG_ACTION = "wagtail_oneonone.pause_flow"
@@ -408,54 +407,25 @@ class FlowStepSendTestView(FlowStepPreviewMixin, View):
         if not self.may_see_contacts:
             raise PermissionDenied
         choice = find_contact(request.POST.get("contact", ""))
-        back = redirect(self.preview_url(choice.term))
-        to_email = (getattr(request.user, "email", "") or "").strip()
-        if choice.contact is None:
-            messages.error(request, _("Choose the contact to render the test as."))
-            return back
-        if not to_email:
-            messages.error(
-                request,
-                _(
-                    "Your account has no email address, so there is nowhere to send the test. "
-                    "Add one in your account settings, then try again."
-                ),
-            )
-            return back
-        preview = render_flow_step(self.object, self.step_id, choice.contact)
-        if preview.error is not None:
-            messages.error(
-                request,
-                _("The test was not sent: the email does not render (%(error)s).")
-                % {"error": str(preview.error)},
-            )
-            return back
-        try:
-            message = send_step_test(
+
+        def problem(contact: Contact) -> str | None:
+            error = render_flow_step(self.object, self.step_id, contact).error
+            return None if error is None else str(error)
+
+        return send_test_and_report(
+            request,
+            redirect(self.preview_url(choice.term)),
+            choice.contact,
+            what=self.step_label,
+            problem=problem,
+            send=lambda contact, to_email: send_step_test(
                 self.object,
                 self.step_id,
-                as_contact=choice.contact,
+                as_contact=contact,
                 to_email=to_email,
                 requested_by=request.user,
-            )
-        except ContactValidationError as exc:
-            messages.error(
-                request,
-                _("Your account's email address (%(email)s) cannot be used: %(error)s.")
-                % {"email": to_email, "error": exc.message},
-            )
-            return back
-        buttons = []
-        if message_policy().user_has_permission(request.user, "view"):
-            url = reverse(MESSAGE_INSPECT_URL_NAME, args=(quote(message.pk),))
-            buttons.append(messages.button(url, _("View message")))
-        messages.success(
-            request,
-            _("A test of %(step)s, rendered as %(contact)s, is on its way to %(email)s.")
-            % {"step": self.step_label, "contact": choice.contact.email, "email": to_email},
-            buttons=buttons,
+            ),
         )
-        return back
 
 
 # Built-in flows ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ message's own links); the HTML is shown in sandboxed iframes, so nothing in it r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from wagtail.admin.views.generic.base import BaseObjectMixin, WagtailAdminTempla
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 
 from ..exceptions import ContactValidationError, TemplateRenderError
-from ..models import Contact, EmailTemplate, MessageKind
+from ..models import Contact, EmailTemplate, MessageKind, OutboxMessage
 from ..rendering import RenderedEmail, preview_context, render_email
 from ..sending.dispatch import ensure_unsubscribe_link
 from ..sending.sources import content_of
@@ -168,51 +169,76 @@ class TemplateSendTestView(TemplatePreviewMixin, View):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         choice = find_contact(request.POST.get("contact", ""))
-        back = redirect(self.preview_url(choice.term))
-        if choice.contact is None:
-            messages.error(request, _("Choose the contact to render the test as."))
-            return back
-        to_email = (getattr(request.user, "email", "") or "").strip()
-        if not to_email:
-            messages.error(
-                request,
-                _(
-                    "Your account has no email address, so there is nowhere to send the test. "
-                    "Add one in your account settings, then try again."
-                ),
-            )
-            return back
-        try:
-            render_preview(self.object, choice.contact)
-        except TemplateRenderError as exc:
-            messages.error(
-                request,
-                _("The test was not sent: the template does not render (%(error)s).")
-                % {"error": str(exc)},
-            )
-            return back
-        try:
-            message = send_test(
-                self.object,
-                as_contact=choice.contact,
-                to_email=to_email,
-                requested_by=request.user,
-            )
-        except ContactValidationError as exc:
-            messages.error(
-                request,
-                _("Your account's email address (%(email)s) cannot be used: %(error)s.")
-                % {"email": to_email, "error": exc.message},
-            )
-            return back
-        buttons = []
-        if message_policy().user_has_permission(request.user, "view"):
-            url = reverse(MESSAGE_INSPECT_URL_NAME, args=(quote(message.pk),))
-            buttons.append(messages.button(url, _("View message")))
-        messages.success(
+
+        def problem(contact: Contact) -> str | None:
+            try:
+                render_preview(self.object, contact)
+            except TemplateRenderError as exc:
+                return str(exc)
+            return None
+
+        return send_test_and_report(
             request,
-            _("A test rendered as %(contact)s is on its way to %(email)s.")
-            % {"contact": choice.contact.email, "email": to_email},
-            buttons=buttons,
+            redirect(self.preview_url(choice.term)),
+            choice.contact,
+            what=_("the template"),
+            problem=problem,
+            send=lambda contact, to_email: send_test(
+                self.object, as_contact=contact, to_email=to_email, requested_by=request.user
+            ),
+        )
+
+
+def send_test_and_report(
+    request: HttpRequest,
+    back: HttpResponse,
+    contact: Contact | None,
+    *,
+    what: str,
+    problem: Callable[[Contact], str | None],
+    send: Callable[[Contact, str], OutboxMessage],
+) -> HttpResponse:
+    """The end of every "send a test to me" view: a contact chosen, an address to send to,
+    ``what`` renders for them (``problem`` says why not), then ``send`` queues it; the
+    user is told what happened and sent ``back``."""
+    if contact is None:
+        messages.error(request, _("Choose the contact to render the test as."))
+        return back
+    to_email = (getattr(request.user, "email", "") or "").strip()
+    if not to_email:
+        messages.error(
+            request,
+            _(
+                "Your account has no email address, so there is nowhere to send the test. "
+                "Add one in your account settings, then try again."
+            ),
         )
         return back
+    error = problem(contact)
+    if error is not None:
+        messages.error(
+            request,
+            _("The test was not sent: %(what)s does not render (%(error)s).")
+            % {"what": what, "error": error},
+        )
+        return back
+    try:
+        message = send(contact, to_email)
+    except ContactValidationError as exc:
+        messages.error(
+            request,
+            _("Your account's email address (%(email)s) cannot be used: %(error)s.")
+            % {"email": to_email, "error": exc.message},
+        )
+        return back
+    buttons = []
+    if message_policy().user_has_permission(request.user, "view"):
+        url = reverse(MESSAGE_INSPECT_URL_NAME, args=(quote(message.pk),))
+        buttons.append(messages.button(url, _("View message")))
+    messages.success(
+        request,
+        _("A test of %(what)s, rendered as %(contact)s, is on its way to %(email)s.")
+        % {"what": what, "contact": contact.email, "email": to_email},
+        buttons=buttons,
+    )
+    return back
