@@ -83,11 +83,11 @@ def sent_over_time(campaign_id: int) -> SentOverTime:
         .values_list("bucket", "count")
     )
     found = {bucket: count for bucket, count in rows}
-    counts = _filled(sorted(found), found, step, zone, by_day=unit == "day")
+    counts = filled_buckets(sorted(found), found, step, zone, by_day=unit == "day")
     return SentOverTime(unit=unit, counts=counts, chart=count_chart(counts))
 
 
-def _filled(
+def filled_buckets(
     buckets: list[dt.datetime],
     found: dict[dt.datetime, int],
     step: dt.timedelta,

@@ -26,10 +26,9 @@ from ..flows.blocks import UNIT_SECONDS, WEEKDAY_CHOICES
 from ..flows.content import FLOW_SOURCE, NOTIFY_SOURCE, step_source_id
 from ..models import Enrollment, EnrollmentStatus, Flow, OutboxMessage, OutboxStatus, Segment
 from ..models.flows import DateField, EngagementChange, Reentry, TriggerType
-from .campaign_report import _filled
+from .campaign_report import filled_buckets
 from .segment_chart import CountChart, chart_summary, count_chart
-from .segment_words import _filters as filters_in_words
-from .segment_words import rules_in_words
+from .segment_words import filters_in_words, rules_in_words
 
 #: The latest enrollments listed on the flow page.
 LATEST_ENROLLMENTS = 50
@@ -441,7 +440,7 @@ def enrolled_over_time(flow: Flow, *, now: dt.datetime | None = None) -> Enrolle
     found = {day: n for day, n in rows}
     if not found:
         return EnrolledOverTime(counts=[], chart=None)
-    counts = _filled(sorted(found), found, dt.timedelta(days=1), zone, by_day=True)
+    counts = filled_buckets(sorted(found), found, dt.timedelta(days=1), zone, by_day=True)
     return EnrolledOverTime(counts=counts, chart=count_chart(counts))
 
 

@@ -151,7 +151,8 @@ def _window(window: Any) -> str:
     }
 
 
-def _filters(filters: Any) -> str:
+def filters_in_words(filters: Any) -> str:
+    """Property filters as words to follow an event's name (" where total at least 100")."""
     if not filters:
         return ""
     parts = [
@@ -178,7 +179,7 @@ def _choices(condition_name: str, param_name: str) -> list[tuple[str, str]]:
 
 
 def _event(node: Mapping[str, Any]) -> str:
-    text = label_for(str(node["event_type"])) + _filters(node.get("filters"))
+    text = label_for(str(node["event_type"])) + filters_in_words(node.get("filters"))
     operator = node.get("count_operator", "at_least")
     count = int(node.get("count", 1))
     if operator == "none":
@@ -191,7 +192,7 @@ def _event(node: Mapping[str, Any]) -> str:
     if node.get("without_event"):
         text += _(", and no %(event)s%(filters)s since") % {
             "event": label_for(str(node["without_event"])),
-            "filters": _filters(node.get("without_filters")),
+            "filters": filters_in_words(node.get("without_filters")),
         }
     return text
 
