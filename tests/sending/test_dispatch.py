@@ -210,6 +210,25 @@ def test_a_test_send_goes_to_the_tester_rendered_as_the_contact(
     assert message.status == OutboxStatus.SENT
 
 
+@pytest.mark.parametrize("kind", ["marketing", "transactional"])
+def test_a_test_send_shows_the_unsubscribe_footer_the_email_will_have(
+    sending_settings: Any, anymail_backend: Any, kind: str
+) -> None:
+    from wagtail_oneonone.models import Contact
+    from wagtail_oneonone.sending.test_sends import send_test
+
+    forgetful = EmailTemplate.objects.create(
+        name="No footer", subject="Hi", html_body="<p>Nothing to leave by.</p>", kind=kind
+    )
+    pia = Contact.objects.create(email="pia@example.com", first_name="Pia")
+    send_test(forgetful, as_contact=pia, to_email="staff@shop.example")
+    assert dispatch_due().sent == 1
+    [email] = anymail_backend.outbox
+    html = email.alternatives[0][0]
+    assert ("test-send" in html) == (kind == "marketing")  # the added link does nothing
+    assert "List-Unsubscribe" not in email.extra_headers
+
+
 def test_the_demo_backend_keeps_what_was_sent_for_the_admin(
     sending_settings: Any, template: EmailTemplate
 ) -> None:

@@ -470,7 +470,7 @@ def _render(
         ).email
     else:
         rendered = render_email(content.template, context)
-    if message.kind == MessageKind.MARKETING:
+    if MessageKind.MARKETING in (message.kind, content.kind):  # (a test: the content's)
         rendered = ensure_unsubscribe_link(rendered, unsubscribe)
     return rendered
 

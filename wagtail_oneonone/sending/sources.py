@@ -93,7 +93,9 @@ TEST_SOURCE = "test"
 
 class TestSendSource:
     """The content of another source (``context["test_of"]``, an EmailTemplate by default)
-    for the same ``source_id``; the subject says it is a test."""
+    for the same ``source_id``; the subject says it is a test. Its kind stays the tested
+    content's, so a marketing email's test shows the unsubscribe footer it will have (the
+    message itself is transactional: no consent or cap holds a test back)."""
 
     def content(self, message: OutboxMessage) -> SourceContent:
         test_of = str((message.context or {}).get("test_of") or "template")
@@ -102,9 +104,7 @@ class TestSendSource:
         content = get_source(test_of).content(message)
         template = replace(content.template, subject=f"[Test] {content.template.subject}")
         body = replace(content.body, source=template) if content.body is not None else None
-        return replace(
-            content, template=template, body=body, kind=MessageKind.TRANSACTIONAL, topic=""
-        )
+        return replace(content, template=template, body=body, topic="")
 
 
 _sources: dict[str, MessageSource] = {
