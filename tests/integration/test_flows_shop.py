@@ -28,7 +28,7 @@ SHOPPER = "sam.lee@example.com"
 
 SETUP = """
 from django.core.management import call_command
-call_command("load_demo", "--contacts=4", "--products=6", "--no-admin")
+call_command("load_demo", "--contacts=4", "--products=6", "--flow-days=0", "--no-admin")
 from wagtail_oneonone.flows.builtin import install_builtin
 for key in ("cart_abandonment", "post_purchase"):
     flow = install_builtin(key)
