@@ -385,6 +385,13 @@ flow_edit_handler = TabbedInterface(
 # Listing ---------------------------------------------------------------------------------
 
 
+def status_label(flow: Flow) -> str:
+    """Its status; a flow that paused itself (its trigger or goal failed) says so."""
+    if flow.status == FlowStatus.PAUSED and flow.paused_reason:
+        return str(gettext_lazy("Paused: needs fixing"))
+    return str(flow.get_status_display())
+
+
 class FlowIndexView(RegistryPolicyViewMixin, generic.IndexView):
     builtins_url_name: str | None = None
 
@@ -403,7 +410,8 @@ class FlowIndexView(RegistryPolicyViewMixin, generic.IndexView):
                 "name", label=gettext_lazy("Name"), sort_key="name", get_url=self.title_url
             ),
             StatusTagColumn(
-                "get_status_display",
+                "status",
+                accessor=status_label,
                 label=gettext_lazy("Status"),
                 sort_key="status",
                 primary=lambda flow: flow.status == FlowStatus.ACTIVE,

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
 from ..campaigns.content import body_cache, layout_by_id, layout_spec
 from ..models import Enrollment, EnrollmentStatus, Flow, MessageKind, OutboxMessage
 from ..rendering import EmailBody, TemplateSource, body_template
 from ..rendering.tags import literal, template_from_text
 from ..sending.sources import SourceContent, SourceGone, register_source
+from .broken import pause_broken_flow
 from .goals import goals_reached
 from .spec import find_block
 
@@ -88,12 +91,24 @@ class FlowStepSource:
         }
         # A completed enrollment's last email is still on its way: its goal counts too.
         going = (EnrollmentStatus.ACTIVE, EnrollmentStatus.COMPLETED)
-        reached = goals_reached([e for e in enrollments.values() if e.status in going])
+        broken: dict[int, Exception] = {}
+        now = timezone.now()
+        reached = goals_reached(
+            [e for e in enrollments.values() if e.status in going], now=now, broken=broken
+        )
+        for flow_id, error in broken.items():
+            flow = next(e.flow for e in enrollments.values() if e.flow_id == flow_id)
+            pause_broken_flow(flow, error, now=now, part="goal")
         reasons: dict[int, str] = {}
         for message in messages:
             enrollment = enrollments.get(_enrollment_id(message) or 0)
             if enrollment is None:
                 reasons[message.pk] = "the contact's enrollment in the flow no longer exists"
+            elif enrollment.flow_id in broken:
+                reasons[message.pk] = (
+                    "the flow's goal could not be evaluated, so the flow is paused: "
+                    f"{broken[enrollment.flow_id]}"
+                )
             elif enrollment.status == EnrollmentStatus.GOAL or enrollment.pk in reached:
                 reasons[message.pk] = GOAL_REACHED
             elif enrollment.status == EnrollmentStatus.EXITED:

@@ -7,6 +7,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db import transaction
 from django.utils import timezone
 
 from ..models import Enrollment, Flow
@@ -21,12 +22,15 @@ def goals_reached(
     *,
     now: dt.datetime | None = None,
     left_segment: bool = True,
+    broken: dict[int, Exception] | None = None,
 ) -> set[int]:
     """The ids of those enrollments whose flow's goal happened after they entered.
 
     A goal is an event after entering (with the flow's filters), or leaving a segment;
     ``left_segment=False`` asks about the event only. Two queries a flow at most, whatever
-    the number of enrollments.
+    the number of enrollments. With ``broken``, a flow whose goal cannot be evaluated (a
+    filter or segment that no longer makes sense) is put there, its error by its id,
+    instead of the error stopping the others' answers; its enrollments are in neither.
     """
     now = now or timezone.now()
     by_flow: dict[int, list[Enrollment]] = defaultdict(list)
@@ -36,20 +40,33 @@ def goals_reached(
         flows[enrollment.flow_id] = enrollment.flow
     reached: set[int] = set()
     for flow_id, items in by_flow.items():
-        flow = flows[flow_id]
-        contacts = {enrollment.contact_id for enrollment in items}
-        if flow.goal_event_type:
-            latest = _latest_goal_events(flow, contacts, min(e.entered_at for e in items), now)
-            reached |= {
-                enrollment.pk
-                for enrollment in items
-                if latest.get(enrollment.contact_id, enrollment.entered_at) > enrollment.entered_at
-            }
-        if left_segment and flow.goal_left_segment is not None:
-            members = members_among(flow.goal_left_segment, contacts, now=now)
-            reached |= {
-                enrollment.pk for enrollment in items if enrollment.contact_id not in members
-            }
+        if broken is None:
+            reached |= _reached(flows[flow_id], items, now, left_segment)
+            continue
+        try:
+            with transaction.atomic():
+                reached |= _reached(flows[flow_id], items, now, left_segment)
+        except Exception as exc:
+            broken[flow_id] = exc
+    return reached
+
+
+def _reached(
+    flow: Flow, items: list[Enrollment], now: dt.datetime, left_segment: bool
+) -> set[int]:
+    """Of one flow's enrollments, those whose goal happened after they entered."""
+    reached: set[int] = set()
+    contacts = {enrollment.contact_id for enrollment in items}
+    if flow.goal_event_type:
+        latest = _latest_goal_events(flow, contacts, min(e.entered_at for e in items), now)
+        reached |= {
+            enrollment.pk
+            for enrollment in items
+            if latest.get(enrollment.contact_id, enrollment.entered_at) > enrollment.entered_at
+        }
+    if left_segment and flow.goal_left_segment is not None:
+        members = members_among(flow.goal_left_segment, contacts, now=now)
+        reached |= {enrollment.pk for enrollment in items if enrollment.contact_id not in members}
     return reached
 
 

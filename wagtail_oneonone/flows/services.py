@@ -39,6 +39,7 @@ from ..sending.decision import contact_zone
 from ..sending.outbox import QueuedMessage, idempotency_key, queue_messages
 from ..tracking.links import site_base_url
 from . import engine
+from .broken import pause_broken_flow
 from .bulk import insert_rows, update_rows
 from .content import FLOW_SOURCE, NOTIFY_SOURCE, step_source_id
 from .goals import goals_reached
@@ -114,7 +115,15 @@ def advance_batch(
             enrollment.flow = flows[enrollment.flow_id]
             enrollment.contact = contacts.setdefault(enrollment.contact_id, enrollment.contact)
             enrollments.append(enrollment)
-    reached = goals_reached(enrollments, now=now)
+    broken: dict[int, Exception] = {}
+    reached = goals_reached(enrollments, now=now, broken=broken)
+    for flow_id, error in broken.items():
+        # Its goal cannot be told: hold its contacts (their leases given up) until fixed.
+        pause_broken_flow(flows[flow_id], error, now=now, part="goal")
+        held = [e.pk for e in enrollments if e.flow_id == flow_id]
+        Enrollment.objects.filter(pk__in=held).update(lease_until=None)
+        result.errors.append(f"flow {flow_id}: its goal failed ({error}); the flow is paused")
+    enrollments = [e for e in enrollments if e.flow_id not in broken]
     specs: dict[tuple[int, int], engine.FlowSpec] = {}
     plans: list[_Plan] = []
     for enrollment in enrollments:
@@ -414,6 +423,6 @@ def resume_flow(flow: Flow, *, now: dt.datetime | None = None) -> bool:
     False if it was not paused."""
     return bool(
         Flow.objects.filter(pk=flow.pk, status=FlowStatus.PAUSED).update(
-            status=FlowStatus.ACTIVE, activated_at=now or timezone.now()
+            status=FlowStatus.ACTIVE, activated_at=now or timezone.now(), paused_reason=""
         )
     )

@@ -14,9 +14,10 @@ import logging
 import time
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any, NamedTuple, TypeVar
 
 from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
@@ -40,11 +41,14 @@ from ..segments.builtins import lifecycle_settings, matching_events
 from ..segments.compiler import compile_context
 from ..segments.conditions import CompileContext
 from ..sending.decision import contact_zone
+from .broken import pause_broken_flow
 from .bulk import Among, insert_rows
 from .goals import goals_reached
 from .services import end_at_goal
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 EVENTS_CURSOR = "events"
 #: Events per run of the matcher.
@@ -158,8 +162,20 @@ def enroll_for_events(events: Sequence[_Seen], *, now: dt.datetime) -> int:
         if not of_type:
             continue
         for flow in flows:
-            new += _enrollments(flow, of_type, now)
+            new += _or_pause(flow, now, partial(_enrollments, flow, of_type, now), [])
     return _save_enrollments(new)
+
+
+def _or_pause(flow: Flow, now: dt.datetime, work: Callable[[], _T], failed: _T) -> _T:
+    """``work()`` for one flow, in a savepoint; if it raises, the flow pauses itself with
+    the reason on its page (``pause_broken_flow``) and ``failed`` stands in: one flow
+    whose trigger no longer evaluates must not stop the others, run after run."""
+    try:
+        with transaction.atomic():
+            return work()
+    except Exception as exc:
+        pause_broken_flow(flow, exc, now=now)
+        return failed
 
 
 def end_reached_goals(events: Sequence[_Seen], *, now: dt.datetime) -> int:
@@ -220,7 +236,10 @@ def _end_reached_goals(contacts_by_type: dict[str, set[int]], now: dt.datetime) 
     )
     for enrollment in candidates:
         enrollment.flow = flows[enrollment.flow_id]
-    reached = goals_reached(candidates, now=now, left_segment=False)
+    broken: dict[int, Exception] = {}
+    reached = goals_reached(candidates, now=now, left_segment=False, broken=broken)
+    for flow_id, error in broken.items():
+        pause_broken_flow(flows[flow_id], error, now=now, part="goal")
     return end_at_goal([e for e in candidates if e.pk in reached], now=now)
 
 
@@ -372,20 +391,23 @@ def match_membership_triggers(*, now: dt.datetime | None = None) -> int:
         trigger_type__in=[TriggerType.SEGMENT_ENTERED, TriggerType.ENGAGEMENT],
     )
     for flow in flows:
-        with transaction.atomic():
-            locked = Flow.objects.select_for_update().filter(pk=flow.pk).first()
-            if locked is None:
-                continue
-            entered = _update_members(locked, now)
-            if locked.trigger_checked_at is not None and entered:
-                seen = [
-                    _Seen(
-                        None, "entered", contact_id, now, occurrence=f"entered-{now:%Y%m%d%H%M%S}"
-                    )
-                    for contact_id in sorted(entered)
-                ]
-                enrolled += _save_enrollments(_enrollments(locked, seen, now))
-            Flow.objects.filter(pk=locked.pk).update(trigger_checked_at=now)
+        enrolled += _or_pause(flow, now, partial(_enroll_entered, flow, now), 0)
+    return enrolled
+
+
+def _enroll_entered(flow: Flow, now: dt.datetime) -> int:
+    locked = Flow.objects.select_for_update().filter(pk=flow.pk).first()
+    if locked is None:
+        return 0
+    entered = _update_members(locked, now)
+    enrolled = 0
+    if locked.trigger_checked_at is not None and entered:
+        seen = [
+            _Seen(None, "entered", contact_id, now, occurrence=f"entered-{now:%Y%m%d%H%M%S}")
+            for contact_id in sorted(entered)
+        ]
+        enrolled = _save_enrollments(_enrollments(locked, seen, now))
+    Flow.objects.filter(pk=locked.pk).update(trigger_checked_at=now)
     return enrolled
 
 
@@ -426,9 +448,12 @@ def match_date_triggers(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     enrolled = 0
     for flow in Flow.objects.filter(status=FlowStatus.ACTIVE, trigger_type=TriggerType.DATE):
-        seen = list(_dates_coming_round(flow, now))
-        enrolled += _save_enrollments(_enrollments(flow, seen, now))
+        enrolled += _or_pause(flow, now, partial(_enroll_dates, flow, now), 0)
     return enrolled
+
+
+def _enroll_dates(flow: Flow, now: dt.datetime) -> int:
+    return _save_enrollments(_enrollments(flow, list(_dates_coming_round(flow, now)), now))
 
 
 def _dates_coming_round(flow: Flow, now: dt.datetime) -> Iterator[_Seen]:

@@ -154,6 +154,9 @@ class Flow(models.Model):
     #: When the flow was last turned on: events before it never trigger it, so turning on a
     #: flow does not answer the whole history of the log.
     activated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: Why the flow paused itself (its trigger could not be evaluated); empty when a person
+    #: paused it. Cleared when it is turned on again.
+    paused_reason = models.TextField(blank=True, editable=False)
     #: When a segment or engagement trigger last compared its members (None: never, so
     #: its first look only notes who is in, without enrolling them).
     trigger_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -174,6 +177,7 @@ class Flow(models.Model):
             current = Flow.objects.filter(pk=self.pk).values_list("revision", flat=True)
             self.revision = (current.first() or 0) + 1
         if self.status == FlowStatus.ACTIVE:
+            self.paused_reason = ""
             was = Flow.objects.filter(pk=self.pk).values_list("status", flat=True).first()
             turned_on = was != FlowStatus.ACTIVE
             given = was is None and self.activated_at is not None  # created with a time
