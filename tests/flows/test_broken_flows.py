@@ -171,3 +171,28 @@ def test_the_admin_says_why_a_flow_paused_itself(admin_client: Client) -> None:
     flow.save()
     flow.refresh_from_db()
     assert flow.paused_reason == ""
+
+
+def test_steps_that_make_no_sense_pause_their_flow_and_the_rest_advance(
+    email_layout: Any,
+) -> None:
+    odd = wait("w", 1)
+    odd["value"]["unit"] = "fortnights"  # saved from code: the editor offers no such unit
+    broken = make_flow("Odd wait", [odd], trigger_event_type="signed_up")
+    good = make_flow("Plain wait", [wait("w", 1)], trigger_event_type="signed_up")
+    now = timezone.now()
+    track("signed_up", contact=subscribed("fay@example.com"), occurred_at=now - hours(1))
+    assert match_new_events(now=now).enrolled == 2
+
+    result = advance_due(now=now)
+
+    assert result.advanced == 1
+    assert any("its steps failed" in error for error in result.errors)
+    assert Enrollment.objects.get(flow=good).step_id == "w"
+    held = Enrollment.objects.get(flow=broken)
+    assert (held.step_id, held.lease_until, held.status) == ("", None, "active")
+    broken.refresh_from_db()
+    assert broken.status == FlowStatus.PAUSED
+    assert "its steps could not be evaluated" in broken.paused_reason
+    assert "fortnights" in broken.paused_reason
+    assert advance_due(now=now + hours(2)).errors == []  # paused: nothing is tried again

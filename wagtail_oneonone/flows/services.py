@@ -115,22 +115,29 @@ def advance_batch(
             enrollment.flow = flows[enrollment.flow_id]
             enrollment.contact = contacts.setdefault(enrollment.contact_id, enrollment.contact)
             enrollments.append(enrollment)
-    broken: dict[int, Exception] = {}
-    reached = goals_reached(enrollments, now=now, broken=broken)
-    for flow_id, error in broken.items():
-        # Its goal cannot be told: hold its contacts (their leases given up) until fixed.
-        pause_broken_flow(flows[flow_id], error, now=now, part="goal")
+    specs: dict[int, engine.FlowSpec] = {}
+    broken: dict[int, tuple[str, Exception]] = {}
+    for flow in flows.values():
+        try:
+            specs[flow.pk] = spec_of(flow.steps)
+        except Exception as exc:  # steps saved from code that make no sense
+            broken[flow.pk] = ("steps", exc)
+    failed_goals: dict[int, Exception] = {}
+    reached = goals_reached(
+        [e for e in enrollments if e.flow_id not in broken], now=now, broken=failed_goals
+    )
+    broken.update({flow_id: ("goal", error) for flow_id, error in failed_goals.items()})
+    for flow_id, (part, error) in broken.items():
+        # It cannot be run: hold its contacts (their leases given up) until it is fixed.
+        pause_broken_flow(flows[flow_id], error, now=now, part=part)
         held = [e.pk for e in enrollments if e.flow_id == flow_id]
         Enrollment.objects.filter(pk__in=held).update(lease_until=None)
-        result.errors.append(f"flow {flow_id}: its goal failed ({error}); the flow is paused")
-    enrollments = [e for e in enrollments if e.flow_id not in broken]
-    specs: dict[tuple[int, int], engine.FlowSpec] = {}
+        result.errors.append(f"flow {flow_id}: its {part} failed ({error}); the flow is paused")
     plans: list[_Plan] = []
     for enrollment in enrollments:
-        flow = enrollment.flow
-        spec = specs.get((flow.pk, flow.revision))
-        if spec is None:
-            spec = specs[(flow.pk, flow.revision)] = spec_of(flow.steps)
+        spec = specs.get(enrollment.flow_id)
+        if spec is None or enrollment.flow_id in broken:
+            continue
         try:
             plans.append(_plan(enrollment, spec, now, enrollment.pk in reached))
         except Exception as exc:  # one broken enrollment must not stop the others
