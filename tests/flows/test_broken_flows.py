@@ -196,3 +196,35 @@ def test_steps_that_make_no_sense_pause_their_flow_and_the_rest_advance(
     assert "its steps could not be evaluated" in broken.paused_reason
     assert "fortnights" in broken.paused_reason
     assert advance_due(now=now + hours(2)).errors == []  # paused: nothing is tried again
+
+
+def test_a_branch_on_a_segment_gone_pauses_its_flow(email_layout: Any) -> None:
+    gone = Segment.objects.create(name="Gone", slug="gone", rules={"version": 1, "rules": {}})
+    branch = {
+        "type": "branch",
+        "id": "b",
+        "value": {
+            "label": "In it?",
+            "condition": [{"type": "segment", "value": str(gone.pk)}],
+            "yes": [],
+            "no": [],
+        },
+    }
+    broken = make_flow("Branchy", [branch, wait("w", 1)], trigger_event_type="signed_up")
+    good = make_flow("Plain", [wait("w", 1)], trigger_event_type="signed_up")
+    Segment.objects.filter(pk=gone.pk).delete()  # from code: the admin refuses it
+    now = timezone.now()
+    for email in ("gil@example.com", "hal@example.com"):
+        track("signed_up", contact=subscribed(email), occurred_at=now - hours(1))
+    match_new_events(now=now)
+
+    result = advance_due(now=now)
+
+    assert result.advanced == 2  # the other flow's two
+    assert set(Enrollment.objects.filter(flow=good).values_list("step_id", flat=True)) == {"w"}
+    held = Enrollment.objects.filter(flow=broken)
+    assert set(held.values_list("step_id", "lease_until")) == {("", None)}
+    broken.refresh_from_db()
+    assert broken.status == FlowStatus.PAUSED
+    assert "its steps could not be evaluated" in broken.paused_reason
+    assert "no longer exists" in broken.paused_reason

@@ -128,11 +128,7 @@ def advance_batch(
     )
     broken.update({flow_id: ("goal", error) for flow_id, error in failed_goals.items()})
     for flow_id, (part, error) in broken.items():
-        # It cannot be run: hold its contacts (their leases given up) until it is fixed.
-        pause_broken_flow(flows[flow_id], error, now=now, part=part)
-        held = [e.pk for e in enrollments if e.flow_id == flow_id]
-        Enrollment.objects.filter(pk__in=held).update(lease_until=None)
-        result.errors.append(f"flow {flow_id}: its {part} failed ({error}); the flow is paused")
+        _hold(flows[flow_id], error, part, enrollments, now, result)
     plans: list[_Plan] = []
     for enrollment in enrollments:
         spec = specs.get(enrollment.flow_id)
@@ -140,8 +136,12 @@ def advance_batch(
             continue
         try:
             plans.append(_plan(enrollment, spec, now, enrollment.pk in reached))
+        except SegmentRuleError as exc:  # a branch's rules: the flow's fault, not the contact's
+            broken[enrollment.flow_id] = ("steps", exc)
+            _hold(enrollment.flow, exc, "steps", enrollments, now, result)
         except Exception as exc:  # one broken enrollment must not stop the others
             _failed(enrollment, exc, result)
+    plans = [plan for plan in plans if plan.enrollment.flow_id not in broken]
     try:
         with transaction.atomic():
             counts = _carry_out_plans(plans, now)
@@ -156,6 +156,22 @@ def advance_batch(
     else:
         _add(result, counts)
     return result
+
+
+def _hold(
+    flow: Flow,
+    error: Exception,
+    part: str,
+    enrollments: Sequence[Enrollment],
+    now: dt.datetime,
+    result: AdvanceResult,
+) -> None:
+    """The flow cannot be run: it pauses itself, and its contacts in this batch wait where
+    they are (their leases given up) until it is fixed and resumed."""
+    pause_broken_flow(flow, error, now=now, part=part)
+    held = [e.pk for e in enrollments if e.flow_id == flow.pk]
+    Enrollment.objects.filter(pk__in=held).update(lease_until=None)
+    result.errors.append(f"flow {flow.pk}: its {part} failed ({error}); the flow is paused")
 
 
 def _failed(enrollment: Enrollment, exc: Exception, result: AdvanceResult) -> None:
