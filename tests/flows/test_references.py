@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from tests.campaigns.conftest import EVERYONE, attribute_is, segment
 from tests.flows.conftest import make_flow, send, step, text
+from tests.rendering.email_content import branch as content_branch
+from tests.rendering.email_content import dynamic, paragraph
 from wagtail_oneonone.flows.references import flows_using
 from wagtail_oneonone.models import Segment, TriggerType
 
@@ -18,9 +20,9 @@ HELLO = [send("s", "Hi", text("<p>Hi</p>"))]
 
 
 def test_flows_using_a_segment_in_any_role_are_found() -> None:
-    trigger, entry, goal, branch, nested, unused = (
+    trigger, entry, goal, branch, nested, in_email, unused = (
         segment(name, EVERYONE)
-        for name in ("Trigger", "Entry", "Goal", "Branch", "Nested", "Unused")
+        for name in ("Trigger", "Entry", "Goal", "Branch", "Nested", "In an email", "Unused")
     )
     by_trigger = make_flow(
         "By trigger", HELLO, trigger_type=TriggerType.SEGMENT_ENTERED, trigger_segment=trigger
@@ -51,9 +53,32 @@ def test_flows_using_a_segment_in_any_role_are_found() -> None:
         ],
         trigger_event_type="signed_up",
     )
+    # An email's dynamic block, on one side of a branch.
+    personal = dynamic(
+        content_branch("Them", ("segment", str(in_email.pk)), paragraph("<p>You</p>")),
+        fallback=[paragraph("<p>Everyone</p>")],
+    )
+    by_email = make_flow(
+        "By an email",
+        [
+            step(
+                "branch",
+                "b",
+                {
+                    "label": "z",
+                    "condition": condition,
+                    "yes": [send("s", "Hi", personal)],
+                    "no": [],
+                },
+            )
+        ],
+        trigger_event_type="signed_up",
+    )
     assert flows_using(trigger) == [by_trigger]
     assert flows_using(entry) == flows_using(goal) == [by_fields]
-    assert flows_using(branch) == flows_using(nested) == [by_branch]
+    assert flows_using(branch) == [by_email, by_branch]
+    assert flows_using(nested) == [by_branch]
+    assert flows_using(in_email) == [by_email]
     assert flows_using(unused) == []
 
 

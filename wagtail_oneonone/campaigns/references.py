@@ -27,7 +27,7 @@ def segments_of(campaign: Campaign) -> set[int]:
     """The ids of every segment one version of a campaign refers to."""
     ids = {segment.pk for segment in campaign.audience.all()}
     ids |= {segment.pk for segment in campaign.exclusions.all()}
-    for reference in _body_references(campaign.body):
+    for reference in body_references(campaign.body):
         try:
             ids.add(int(reference))
         except (TypeError, ValueError):
@@ -49,21 +49,28 @@ def _send_revision(campaign: Campaign) -> Any:
     return send.revision if send is not None else None
 
 
-def _body_references(blocks: Iterable[Any]) -> Iterator[Any]:
+def body_references(blocks: Iterable[Any]) -> Iterator[Any]:
+    """Segment ids (as stored) that an email body's dynamic blocks refer to, nested too."""
     for block in blocks:
         if block.block_type != "dynamic":
             continue
         value = block.value
         for branch in value.get("branches") or []:
-            for condition in branch.get("condition") or []:
-                if condition.block_type == "segment":
-                    yield condition.value
-                elif condition.block_type == "rules" and condition.value:
-                    try:
-                        tree = json.loads(condition.value)
-                    except ValueError:
-                        continue
-                    if isinstance(tree, dict):
-                        yield from iter_segment_references(tree.get("rules"))
-            yield from _body_references(branch.get("content") or [])
-        yield from _body_references(value.get("fallback") or [])
+            yield from condition_references(branch.get("condition"))
+            yield from body_references(branch.get("content") or [])
+        yield from body_references(value.get("fallback") or [])
+
+
+def condition_references(conditions: Iterable[Any] | None) -> Iterator[Any]:
+    """Segment ids a condition stream refers to: a segment, or a rule tree (JSON) that
+    names segments."""
+    for condition in conditions or []:
+        if condition.block_type == "segment":
+            yield condition.value
+        elif condition.block_type == "rules" and condition.value:
+            try:
+                tree = json.loads(condition.value)
+            except ValueError:
+                continue
+            if isinstance(tree, dict):
+                yield from iter_segment_references(tree.get("rules"))

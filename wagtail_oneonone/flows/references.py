@@ -1,15 +1,15 @@
-"""Which flows use a segment: as trigger, entry filter, goal, or in a branch's condition."""
+"""Which flows use a segment: as trigger, entry filter, goal, in a branch's condition, or in
+an email's dynamic block."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db.models import Q
 
+from ..campaigns.references import body_references, condition_references
 from ..models import Flow, Segment
-from ..segments.rules import iter_segment_references
 
 
 def flows_using(segment: Segment) -> list[Flow]:
@@ -23,16 +23,12 @@ def flows_using(segment: Segment) -> list[Flow]:
 
 
 def _step_references(steps: Iterable[Any]) -> Iterator[Any]:
+    """Segment ids (as stored) that steps refer to: branches' conditions, and the dynamic
+    blocks of email bodies, on either side of a branch too."""
     for child in steps:
-        if child.block_type != "branch":
-            continue
-        for condition in child.value.get("condition") or []:
-            if condition.block_type == "segment":
-                yield condition.value
-            elif condition.block_type == "rules" and condition.value:
-                try:
-                    tree = json.loads(condition.value)
-                except ValueError:
-                    continue
-                if isinstance(tree, dict):
-                    yield from iter_segment_references(tree.get("rules"))
+        if child.block_type == "send_email":
+            yield from body_references(child.value.get("body") or [])
+        elif child.block_type == "branch":
+            yield from condition_references(child.value.get("condition"))
+            yield from _step_references(child.value.get("yes") or [])
+            yield from _step_references(child.value.get("no") or [])
