@@ -13,8 +13,12 @@ from tests.sending.conftest import (  # noqa: F401  (fixtures)
     sending_settings,
     subscribed,
 )
+from wagtail_oneonone.api import track
 from wagtail_oneonone.flows.blocks import FlowStepsBlock
+from wagtail_oneonone.flows.services import advance_due
+from wagtail_oneonone.flows.triggers import match_new_events
 from wagtail_oneonone.models import Flow, FlowStatus, Reentry, TriggerType
+from wagtail_oneonone.sending.dispatch import dispatch_due
 
 
 def wait(step_id: str, hours: float = 0, **extra: Any) -> dict[str, Any]:
@@ -85,3 +89,14 @@ def cart_flow() -> Flow:
 
 def hours(n: float) -> dt.timedelta:
     return dt.timedelta(hours=n)
+
+
+def run(at: dt.datetime) -> None:
+    """What the every-minute schedule does, at ``at``: enroll, advance, send."""
+    match_new_events(now=at)
+    advance_due(now=at)
+    dispatch_due(clock=lambda: at)
+
+
+def abandon_cart(email: str, at: dt.datetime, items: list[dict[str, Any]]) -> None:
+    track("cart_updated", email=email, occurred_at=at, properties={"items": items})

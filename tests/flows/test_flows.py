@@ -12,10 +12,12 @@ from django.utils import timezone
 from tests.campaigns.conftest import attribute_is, segment
 from tests.flows.conftest import (
     CART_ITEMS,
+    abandon_cart,
     cart_flow,
     hours,
     make_flow,
     raw,
+    run,
     send,
     step,
     subscribed,
@@ -48,24 +50,13 @@ ITEMS = [
 ORDER = {"order_id": "1001", "items": ITEMS, "total": 85}
 
 
-def run(at: dt.datetime) -> None:
-    """What the every-minute schedule does, at ``at``: enroll, advance, send."""
-    match_new_events(now=at)
-    advance_due(now=at)
-    dispatch_due(clock=lambda: at)
-
-
-def abandon_cart(email: str, at: dt.datetime) -> None:
-    track("cart_updated", email=email, occurred_at=at, properties={"items": ITEMS})
-
-
 def test_an_abandoned_cart_gets_its_reminder_and_a_purchase_ends_the_flow(
     email_layout: Any, sending_settings: Any, anymail_backend: Any
 ) -> None:
     cart_flow()
     subscribed("sam@example.com", first_name="Sam")
     start = timezone.now() - hours(200)  # the clock is injected; events are in the past
-    abandon_cart("sam@example.com", start)
+    abandon_cart("sam@example.com", start, ITEMS)
 
     run(start + dt.timedelta(minutes=1))
     assert anymail_backend.outbox == []
@@ -102,7 +93,7 @@ def test_a_purchase_between_queueing_and_sending_cancels_the_reminder(
     cart_flow()
     subscribed("sam@example.com")
     start = timezone.now() - hours(200)  # the clock is injected; events are in the past
-    abandon_cart("sam@example.com", start)
+    abandon_cart("sam@example.com", start, ITEMS)
     match_new_events(now=start)
     advance_due(now=start)
     advance_due(now=start + hours(2))  # the reminder is queued...
@@ -127,8 +118,8 @@ def test_a_replayed_event_batch_enrolls_no_one_twice(email_layout: Any) -> None:
     )
     subscribed("sam@example.com")
     start = timezone.now() - hours(200)  # the clock is injected; events are in the past
-    abandon_cart("sam@example.com", start)
-    abandon_cart("sam@example.com", start + dt.timedelta(minutes=5))
+    abandon_cart("sam@example.com", start, ITEMS)
+    abandon_cart("sam@example.com", start + dt.timedelta(minutes=5), ITEMS)
     for _ in range(2):
         match_new_events(now=start + dt.timedelta(minutes=6))
     FlowCursor.objects.update(last_event_id=0)  # a replay from the start of the log
@@ -268,12 +259,12 @@ def test_a_paused_flow_holds_its_enrollments_and_an_entry_segment_filters(
     subscribed("other@example.com")
     flow.status = FlowStatus.PAUSED
     flow.save()
-    abandon_cart("vip@example.com", timezone.now())
+    abandon_cart("vip@example.com", timezone.now(), ITEMS)
     match_new_events()
     assert not Enrollment.objects.exists()  # paused flows enroll no one...
     resume_flow(flow)
-    abandon_cart("vip@example.com", timezone.now())
-    abandon_cart("other@example.com", timezone.now())
+    abandon_cart("vip@example.com", timezone.now(), ITEMS)
+    abandon_cart("other@example.com", timezone.now(), ITEMS)
     match_new_events()
     # Only since it was turned on again, and only members of the entry segment.
     [enrollment] = Enrollment.objects.all()
@@ -288,7 +279,7 @@ def test_a_paused_flow_holds_its_enrollments_and_an_entry_segment_filters(
 
 def test_turning_a_flow_on_does_not_answer_the_history_of_the_log(email_layout: Any) -> None:
     subscribed("old@example.com")
-    abandon_cart("old@example.com", timezone.now() - hours(3))
+    abandon_cart("old@example.com", timezone.now() - hours(3), ITEMS)
     flow = cart_flow()
     flow.activated_at = None
     flow.status = FlowStatus.DRAFT
@@ -296,7 +287,7 @@ def test_turning_a_flow_on_does_not_answer_the_history_of_the_log(email_layout: 
     flow.status = FlowStatus.ACTIVE
     flow.save()
     assert match_new_events().enrolled == 0
-    abandon_cart("old@example.com", timezone.now())
+    abandon_cart("old@example.com", timezone.now(), ITEMS)
     assert match_new_events().enrolled == 1
 
 
@@ -304,9 +295,9 @@ def test_an_event_committed_after_later_ones_were_read_is_still_read(email_layou
     cart_flow()
     first = subscribed("first@example.com")
     late = subscribed("late@example.com")
-    abandon_cart("first@example.com", timezone.now())
-    abandon_cart("late@example.com", timezone.now())
-    abandon_cart("first@example.com", timezone.now())
+    abandon_cart("first@example.com", timezone.now(), ITEMS)
+    abandon_cart("late@example.com", timezone.now(), ITEMS)
+    abandon_cart("first@example.com", timezone.now(), ITEMS)
     events = list(Event.objects.order_by("pk"))
     # As if the middle insert had not committed yet when the reader came by.
     held = events[1]

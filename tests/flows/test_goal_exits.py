@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.flows.conftest import cart_flow, hours, subscribed
+from tests.flows.conftest import abandon_cart, cart_flow, hours, run, subscribed
 from wagtail_oneonone.api import track
 from wagtail_oneonone.flows.content import GOAL_REACHED
 from wagtail_oneonone.flows.services import advance_due, pause_flow
@@ -30,17 +30,6 @@ pytestmark = pytest.mark.django_db
 
 ITEMS = [{"product_id": "scarf", "name": "Wool scarf", "quantity": 1, "price": 25}]
 MINUTE = dt.timedelta(minutes=1)
-
-
-def run(at: dt.datetime) -> None:
-    """What the every-minute schedule does, at ``at``: enroll, advance, send."""
-    match_new_events(now=at)
-    advance_due(now=at)
-    dispatch_due(clock=lambda: at)
-
-
-def abandon_cart(email: str, at: dt.datetime) -> None:
-    track("cart_updated", email=email, occurred_at=at, properties={"items": ITEMS})
 
 
 def order(email: str, at: dt.datetime, total: int = 25) -> None:
@@ -71,7 +60,7 @@ def test_a_shopper_who_buys_while_waiting_leaves_the_flow_at_the_next_match_run(
     cart_flow()
     subscribed("sam@example.com", first_name="Sam")
     start = timezone.now() - hours(200)  # the clock is injected; events are in the past
-    abandon_cart("sam@example.com", start)
+    abandon_cart("sam@example.com", start, ITEMS)
     run(start + MINUTE)
     run(start + hours(2))  # the reminder; now waiting 22 hours for the incentive
     assert len(anymail_backend.outbox) == 1
@@ -110,8 +99,8 @@ def test_an_order_of_someone_else_or_from_before_entering_ends_nothing(
         subscribed(email)
     start = timezone.now() - hours(200)
     order("ana@example.com", start - hours(1))  # before her cart, read in the same batch
-    abandon_cart("sam@example.com", start)
-    abandon_cart("ana@example.com", start)
+    abandon_cart("sam@example.com", start, ITEMS)
+    abandon_cart("ana@example.com", start, ITEMS)
     assert match_new_events(now=start + MINUTE).enrolled == 2
     order("bo@example.com", start + hours(1))  # not in the flow
     order("sam@example.com", start - hours(2))  # recorded late, but before his cart
@@ -127,7 +116,7 @@ def test_the_goals_filters_decide(email_layout: Any) -> None:
     flow.save()
     subscribed("sam@example.com")
     start = timezone.now() - hours(200)
-    abandon_cart("sam@example.com", start)
+    abandon_cart("sam@example.com", start, ITEMS)
     match_new_events(now=start + MINUTE)
     order("sam@example.com", start + hours(1), total=20)  # too small to count
     assert match_new_events(now=start + hours(1) + MINUTE).reached_goal == 0
@@ -145,7 +134,7 @@ def test_a_cart_and_an_order_read_together_end_the_new_enrollment_as_advancing_w
     subscribed("ana@example.com")
     start = timezone.now() - hours(200)
     for email in ("sam@example.com", "ana@example.com"):
-        abandon_cart(email, start)
+        abandon_cart(email, start, ITEMS)
     order("sam@example.com", start + MINUTE)  # Sam orders a minute after his cart
     matched = match_new_events(now=start + 2 * MINUTE)
     assert (matched.enrolled, matched.reached_goal) == (2, 1)
@@ -167,7 +156,7 @@ def test_a_leased_enrollment_is_left_to_the_worker_and_ends_the_same_way_when_du
     subscribed("ana@example.com")
     start = timezone.now() - hours(200)
     for email in ("sam@example.com", "ana@example.com"):
-        abandon_cart(email, start)
+        abandon_cart(email, start, ITEMS)
     match_new_events(now=start)
     advance_due(now=start)  # both wait 2 hours
     sam = Enrollment.objects.get(contact__email="sam@example.com")
@@ -202,7 +191,7 @@ def test_a_queued_reminder_is_skipped_and_a_replayed_batch_ends_nothing_twice(
     flow = cart_flow()
     subscribed("sam@example.com")
     start = timezone.now() - hours(200)
-    abandon_cart("sam@example.com", start)
+    abandon_cart("sam@example.com", start, ITEMS)
     match_new_events(now=start)
     advance_due(now=start)
     advance_due(now=start + hours(2))  # the reminder is queued, not sent yet
@@ -230,7 +219,7 @@ def test_the_queries_of_a_batch_do_not_grow_with_its_shoppers(email_layout: Any)
         emails = [f"shopper{n}@example.com" for n in range(first, first + count)]
         for email in emails:
             subscribed(email)
-            abandon_cart(email, at)
+            abandon_cart(email, at, ITEMS)
         match_new_events(now=at)
         for email in emails:
             order(email, at + MINUTE)
