@@ -22,7 +22,17 @@ from wagtail.test.utils.form_data import nested_form_data, rich_text, streamfiel
 
 from tests.campaigns import conftest as campaigns_conftest
 from tests.campaigns.conftest import attribute_is, segment
-from tests.flows.conftest import cart_flow, hours, make_flow, send, step, text, wait
+from tests.flows.conftest import (
+    abandon_cart,
+    cart_flow,
+    hours,
+    make_flow,
+    run,
+    send,
+    step,
+    text,
+    wait,
+)
 from tests.sending import conftest as sending_conftest
 from tests.sending.conftest import subscribed
 from wagtail_oneonone.api import track
@@ -30,7 +40,6 @@ from wagtail_oneonone.blocks import RICH_TEXT_FEATURES
 from wagtail_oneonone.flows.blocks import FlowStepsBlock
 from wagtail_oneonone.flows.builtin import BUILTIN_FLOWS
 from wagtail_oneonone.flows.services import advance_due
-from wagtail_oneonone.flows.triggers import match_new_events
 from wagtail_oneonone.models import (
     Contact,
     Enrollment,
@@ -41,7 +50,6 @@ from wagtail_oneonone.models import (
     Reentry,
     TriggerType,
 )
-from wagtail_oneonone.sending.dispatch import dispatch_due
 
 pytestmark = pytest.mark.django_db
 
@@ -379,16 +387,9 @@ def test_installing_an_unknown_built_in_says_so(admin_client: Client) -> None:
 # The flow page -----------------------------------------------------------------------------
 
 
-def run(at: dt.datetime) -> None:
-    """What the every-minute schedule does, at ``at``: enroll, advance, send."""
-    match_new_events(now=at)
-    advance_due(now=at)
-    dispatch_due(clock=lambda: at)
-
-
 def cart(email: str, at: dt.datetime) -> None:
     subscribed(email, first_name=email.split("@")[0].title())
-    track("cart_updated", email=email, occurred_at=at, properties={"items": ITEMS})
+    abandon_cart(email, at, ITEMS)
 
 
 @pytest.fixture
