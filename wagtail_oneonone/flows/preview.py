@@ -3,10 +3,10 @@ test of it sent to a staff address.
 
 The content is the flow source's own (:class:`~.content.FlowStepSource`: the step's body in
 the flow's layout, through ``render_body``), and the context is built as the dispatcher
-builds a flow message's: ``build_context`` with the message's trigger event and its context
-(``{"enrollment": ...}``). The trigger is the contact's latest event that would trigger the
-flow (of its type, passing its filters); a flow not triggered by an event has none, as in
-a real send.
+builds a flow message's (the message's trigger event and its context, ``{"enrollment":
+...}``), with the preview's placeholder links (``rendering.preview_context``). The trigger
+is the contact's latest event that would trigger the flow (of its type, passing its
+filters); a flow not triggered by an event has none, as in a real send.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..models import (
     OutboxMessage,
     TriggerType,
 )
-from ..rendering import RenderedEmail, build_context, render_body
+from ..rendering import RenderedEmail, preview_context, render_body
 from ..segments.builtins import matching_events
 from ..segments.compiler import compile_context
 from ..sending.dispatch import ensure_unsubscribe_link
@@ -34,10 +34,8 @@ from ..sending.test_sends import send_test_of
 from .content import FLOW_SOURCE, step_source_id
 from .spec import find_block
 
+
 #: The links a preview shows instead of signed ones (as ``rendering.preview_context``).
-PREVIEW_LINKS = {"unsubscribe_url": "#unsubscribe", "preferences_url": "#preferences"}
-
-
 class NotAnEmailStep(LookupError):
     """The step id names no email step of the flow."""
 
@@ -127,8 +125,9 @@ def render_flow_step(
     try:
         content = get_source(FLOW_SOURCE).content(message)
         assert content.body is not None  # an email step is built from blocks
-        context = build_context(
-            contact, trigger_event=trigger, extra={**own_context, **PREVIEW_LINKS}, now=now
+        # As a real send has it: no trigger for a contact without one (or a date flow).
+        context = preview_context(
+            contact, trigger_event=trigger, latest_as_trigger=False, extra=own_context, now=now
         )
         rendered = render_body(content.body, context, contact_id=contact.pk, now=now)
     except TemplateRenderError as exc:

@@ -110,14 +110,25 @@ def build_contexts(
 
 
 def preview_context(
-    contact: Contact, *, extra: Mapping[str, Any] | None = None, now: datetime | None = None
+    contact: Contact,
+    *,
+    trigger_event: Event | None = None,
+    latest_as_trigger: bool = True,
+    extra: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """For the admin's preview: ``build_context`` with the latest event as the trigger."""
-    links = {"unsubscribe_url": "#unsubscribe", "preferences_url": "#preferences"}
-    context = build_context(contact, extra={**links, **(extra or {})}, now=now)
-    if context["events"]:
+    """For the admin's preview: ``build_context`` with links that go nowhere, and as the
+    trigger ``trigger_event`` or else (with ``latest_as_trigger``) the latest event."""
+    context = build_context(
+        contact, trigger_event=trigger_event, extra={**PREVIEW_LINKS, **(extra or {})}, now=now
+    )
+    if trigger_event is None and latest_as_trigger and context["events"]:
         context["trigger"] = context["events"][0]
     return context
+
+
+#: A preview's unsubscribe and preference links: placeholders, so a click changes nothing.
+PREVIEW_LINKS = {"unsubscribe_url": "#unsubscribe", "preferences_url": "#preferences"}
 
 
 def site_context() -> dict[str, str]:
