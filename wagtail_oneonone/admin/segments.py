@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.contrib.admin.utils import quote
@@ -227,31 +227,32 @@ class SegmentDeleteView(RegistryPolicyViewMixin, generic.DeleteView):
         return flows_using(self.object)
 
     def refusal(self) -> str:
-        reasons = []
-        if self.used_by:
-            names = ", ".join(f"“{segment.name}”" for segment in self.used_by)
-            reasons.append(
-                _("other segments use it (%(names)s); remove it from their rules first")
-                % {"names": names}
-            )
-        if self.campaigns:
-            names = ", ".join(f"“{campaign.name}”" for campaign in self.campaigns)
-            reasons.append(
+        # Each holder of the segment: who they are, and what to do about it.
+        holders: list[tuple[Sequence[Any], str]] = [
+            (
+                self.used_by,
+                _("other segments use it (%(names)s); remove it from their rules first"),
+            ),
+            (
+                self.campaigns,
                 _(
                     "campaigns not yet sent use it (%(names)s) as audience, exclusion or in "
                     "a dynamic block; change or cancel them first"
-                )
-                % {"names": names}
-            )
-        if self.flows:
-            names = ", ".join(f"“{flow.name}”" for flow in self.flows)
-            reasons.append(
+                ),
+            ),
+            (
+                self.flows,
                 _(
-                    "flows use it (%(names)s) as trigger, entry filter, goal or in a branch; "
-                    "change them first"
-                )
-                % {"names": names}
-            )
+                    "flows use it (%(names)s) as trigger, entry filter, goal, in a branch or "
+                    "in an email's dynamic block; change them first"
+                ),
+            ),
+        ]
+        reasons = [
+            text % {"names": ", ".join(f"“{holder.name}”" for holder in holders_of)}
+            for holders_of, text in holders
+            if holders_of
+        ]
         return _("“%(name)s” cannot be deleted: %(reasons)s.") % {
             "name": self.object.name,
             "reasons": "; ".join(reasons),
